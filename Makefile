@@ -1,0 +1,32 @@
+# The two commands a newcomer needs (README):  make compare   and   make test
+# Both create the virtual environment .venv (pinned by constraints.txt) on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export KERAS_BACKEND ?= torch
+
+.PHONY: compare test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev]"
+	touch $(STAMP)
+
+## The main job: compare schedules by real training on the bundled data, ending in a report.
+compare: $(STAMP)
+	$(BIN)/python examples/show_schedules.py
+
+## The whole test suite (reference comparisons against the real libraries included).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/curve.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,52 @@
+"""Combinators: run schedules one after another, or multiply them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from schedlab.schedules import params as p
+from schedlab.schedules.base import Evaluator, Schedule, schedule_kind
+
+
+@schedule_kind
+def sequence(
+    schedules: Annotated[list, p.schedules], boundaries: Annotated[list, p.steps_list]
+) -> Evaluator:
+    """Run ``schedules[i]`` from ``boundaries[i-1]`` on, seeing ``t - boundaries[i-1]``.
+
+    optax ``join_schedules`` semantics: ``schedules[0]`` sees ``t`` itself until ``boundaries[0]``;
+    ``len(boundaries) == len(schedules) - 1``.
+
+    >>> s = sequence([constant(1.0), linear(1.0, 0.0, steps=4)], boundaries=[2])
+    >>> s(1), s(2), s(4)
+    (1.0, 1.0, 0.5)
+    """
+    if len(boundaries) != len(schedules) - 1:
+        raise ValueError(
+            f"sequence: boundaries must have len(schedules) - 1 = {len(schedules) - 1} entries, "
+            f"got {len(boundaries)}"
+        )
+    parts: list[Schedule] = list(schedules)
+    edges = list(boundaries)
+
+    def evaluate(t: Any, xp: Any) -> Any:
+        value = parts[0].evaluate(t, xp)
+        for edge, part in zip(edges, parts[1:]):
+            value = xp.where(t < edge, value, part.evaluate(xp.maximum(t - edge, 0.0), xp))
+        return value
+
+    return evaluate
+
+
+@schedule_kind
+def scale(schedule: p.ScheduleArg, by: Annotated[Any, p.schedule_or_rate]) -> Evaluator:
+    """The product ``schedule(t) * by(t)`` of a schedule and a factor (a schedule or a constant).
+
+    >>> scale(linear(1.0, 0.0, steps=4), by=0.5)(2)
+    0.25
+    """
+    base: Schedule = schedule
+    if isinstance(by, Schedule):
+        factor: Schedule = by
+        return lambda t, xp: base.evaluate(t, xp) * factor.evaluate(t, xp)
+    return lambda t, xp: base.evaluate(t, xp) * by

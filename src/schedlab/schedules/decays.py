@@ -1,0 +1,217 @@
+"""Monotone decays: constant, step, multistep, exponential, inverse-time, polynomial, linear,
+cosine and the piecewise kinds.  ``t`` is in whatever unit the caller advances (steps or epochs).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from schedlab.schedules import params as p
+from schedlab.schedules.base import Evaluator, schedule_kind
+from schedlab.schedules.params import Count, Flag, Positive, Rate, Steps
+from schedlab.schedules.shapes import half_cosine, lerp
+
+
+def _decay_exponent(every: int, staircase: bool) -> Evaluator:
+    if staircase:
+        return lambda t, xp: xp.floor(t / every)
+    return lambda t, xp: t / every
+
+
+@schedule_kind
+def constant(lr: Rate) -> Evaluator:
+    """The same rate at every step: ``lr``.
+
+    >>> constant(0.1)(5)
+    0.1
+    """
+    return lambda t, xp: xp.zeros_like(t) + lr
+
+
+@schedule_kind
+def step(lr: Rate, step_size: Steps, gamma: Positive = 0.1) -> Evaluator:
+    """Decay by ``gamma`` every ``step_size`` steps: ``lr * gamma**floor(t / step_size)``.
+
+    PyTorch ``StepLR`` (closed form; PyTorch multiplies step by step).
+
+    >>> [step(1.0, step_size=2, gamma=0.5)(t) for t in range(5)]
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+    return lambda t, xp: lr * gamma ** xp.floor(t / step_size)
+
+
+@schedule_kind
+def multistep(
+    lr: Rate,
+    milestones: Annotated[list, p.milestones_list],
+    gamma: Positive = 0.1,
+) -> Evaluator:
+    """Decay by ``gamma`` at each milestone: ``lr * gamma**(number of milestones <= t)``.
+
+    PyTorch ``MultiStepLR``; milestones are integer steps, strictly increasing.
+
+    >>> s = multistep(1.0, milestones=[2, 4], gamma=0.1)
+    >>> [round(s(t), 12) for t in range(6)]
+    [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
+    """
+    edges = list(milestones)
+
+    def evaluate(t: Any, xp: Any) -> Any:
+        passed = xp.searchsorted(xp.asarray(edges, dtype=t.dtype), t, side="right")
+        return lr * gamma**passed
+
+    return evaluate
+
+
+@schedule_kind
+def exponential(lr: Rate, gamma: Positive, every: Steps = 1, staircase: Flag = False) -> Evaluator:
+    """Exponential decay: ``lr * gamma**(t / every)`` (``floor(t / every)`` with ``staircase``).
+
+    Keras ``ExponentialDecay(lr, decay_steps=every, decay_rate=gamma, staircase)``; with
+    ``every=1`` PyTorch ``ExponentialLR``.
+
+    >>> exponential(1.0, gamma=0.5, every=2)(3)
+    0.3535533905932738
+    """
+    exponent = _decay_exponent(every, staircase)
+    return lambda t, xp: lr * gamma ** exponent(t, xp)
+
+
+@schedule_kind
+def inverse_time(
+    lr: Rate, decay_rate: Rate, every: Steps = 1, staircase: Flag = False
+) -> Evaluator:
+    """Time-based decay: ``lr / (1 + decay_rate * t / every)`` (floor of ``t / every`` with staircase).
+
+    Keras ``InverseTimeDecay``.  This is the closed form; Keras' ``LearningRateScheduler`` callbacks
+    that divide the *current* rate every epoch compound instead.
+
+    >>> inverse_time(1.0, decay_rate=1.0)(3)
+    0.25
+    """
+    exponent = _decay_exponent(every, staircase)
+    return lambda t, xp: lr / (1 + decay_rate * exponent(t, xp))
+
+
+@schedule_kind
+def polynomial(
+    lr: Rate, steps: Steps, power: Positive = 1.0, end_lr: Rate = 0.0, cycle: Flag = False
+) -> Evaluator:
+    """Polynomial decay: ``(lr - end_lr) * (1 - min(t, steps) / steps)**power + end_lr``.
+
+    Keras ``PolynomialDecay`` semantics.  With ``cycle`` the horizon becomes
+    ``steps * ceil(t / steps)`` (``steps`` at ``t = 0``) and the decay restarts from ``lr``.
+
+    >>> polynomial(1.0, steps=4, power=2.0)(2)
+    0.25
+    """
+
+    def evaluate(t: Any, xp: Any) -> Any:
+        if cycle:
+            horizon = steps * xp.maximum(xp.ceil(t / steps), 1.0)
+            done = t
+        else:
+            horizon = steps
+            done = xp.minimum(t, steps)
+        return (lr - end_lr) * ((horizon - done) / horizon) ** power + end_lr
+
+    return evaluate
+
+
+@schedule_kind
+def linear(start_lr: Rate, end_lr: Rate, steps: Steps) -> Evaluator:
+    """Straight line from ``start_lr`` (t = 0) to ``end_lr`` (t = steps), then ``end_lr``.
+
+    PyTorch ``LinearLR`` with ``start_factor = start_lr / base``, ``end_factor = end_lr / base``.
+
+    >>> linear(0.0, 1.0, steps=4)(1)
+    0.25
+    """
+
+    def evaluate(t: Any, xp: Any) -> Any:
+        done = xp.minimum(t, steps)
+        return lerp(start_lr, end_lr, done, steps - done, steps)
+
+    return evaluate
+
+
+@schedule_kind
+def cosine(lr: Rate, steps: Steps, min_lr: Rate = 0.0) -> Evaluator:
+    """Cosine annealing: ``min_lr + (lr - min_lr) * (1 + cos(pi * min(t, steps) / steps)) / 2``.
+
+    Held at ``min_lr`` after ``steps`` (as Keras ``CosineDecay``; PyTorch ``CosineAnnealingLR``
+    would rise again, this contract holds the floor).  Loshchilov & Hutter, SGDR (2017).
+
+    >>> cosine(1.0, steps=4)(2)
+    0.5000000000000001
+    """
+
+    def evaluate(t: Any, xp: Any) -> Any:
+        return min_lr + (lr - min_lr) * half_cosine(steps - xp.minimum(t, steps), steps, xp)
+
+    return evaluate
+
+
+@schedule_kind
+def piecewise_constant(
+    boundaries: Annotated[list, p.steps_list], values: Annotated[list, p.rates]
+) -> Evaluator:
+    """``values[0]`` for ``t <= boundaries[0]``, ``values[i]`` for ``boundaries[i-1] < t <= boundaries[i]``,
+    ``values[-1]`` after the last boundary.
+
+    Keras ``PiecewiseConstantDecay`` semantics: the change comes *after* the boundary step (unlike
+    ``multistep``).  ``len(values) == len(boundaries) + 1``.
+
+    >>> s = piecewise_constant([2], [1.0, 0.5])
+    >>> s(2), s(3)
+    (1.0, 0.5)
+    """
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(
+            f"piecewise_constant: values must have len(boundaries) + 1 = {len(boundaries) + 1} "
+            f"entries, got {len(values)}"
+        )
+    edges, levels = list(boundaries), list(values)
+
+    def evaluate(t: Any, xp: Any) -> Any:
+        index = xp.searchsorted(xp.asarray(edges, dtype=t.dtype), t, side="left")
+        return xp.asarray(levels, dtype=t.dtype)[index]
+
+    return evaluate
+
+
+def _points(kind: str, name: str, value: Any) -> list[list[float]]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
+        raise p.fail(kind, name, "a non-empty list of [step, lr] pairs", value)
+    pairs = []
+    for i, pair in enumerate(value):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise p.fail(kind, f"{name}[{i}]", "a [step, lr] pair", pair)
+        pairs.append([pair[0], p.rate(kind, f"{name}[{i}] lr", pair[1])])
+    p.steps_list(kind, f"{name} steps", [s for s, _ in pairs])
+    return [[p.step_point(kind, name, s), v] for s, v in pairs]
+
+
+@schedule_kind
+def piecewise_linear(points: Annotated[list, _points]) -> Evaluator:
+    """Linear interpolation between ``points`` (``[step, lr]`` pairs, steps strictly increasing),
+    flat before the first point and after the last.
+
+    >>> piecewise_linear([[0, 0.0], [10, 1.0], [20, 0.0]])(15)
+    0.5
+    """
+    xs = [s for s, _ in points]
+    ys = [v for _, v in points]
+    if len(points) == 1:
+        level = ys[0]
+        return lambda t, xp: xp.zeros_like(t) + level
+
+    def evaluate(t: Any, xp: Any) -> Any:
+        x = xp.asarray(xs, dtype=t.dtype)
+        y = xp.asarray(ys, dtype=t.dtype)
+        i = xp.clip(xp.searchsorted(x, t, side="right") - 1, 0, len(xs) - 2)
+        x0, x1 = x[i], x[i + 1]
+        tc = xp.clip(t, x0, x1)
+        return lerp(y[i], y[i + 1], tc - x0, x1 - tc, x1 - x0)
+
+    return evaluate

@@ -1,0 +1,162 @@
+"""The schedule spec language: dicts, JSON, YAML and the compact text form.
+
+Text form: ``kind(arg, name=value, ...)``.  Positional arguments follow the kind's parameter order;
+values are numbers, quoted strings, ``true``/``false``/``None`` (any case), lists and nested calls.
+It is parsed with Python's ``ast`` module into a syntax tree whose nodes are checked one by one:
+nothing is evaluated.
+
+>>> from_spec("warmup(cosine(lr=0.1, steps=100), steps=10)")
+warmup(schedule=cosine(lr=0.1, steps=100, min_lr=0.0), steps=10, start_lr=0.0, shape="linear")
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from schedlab.schedules.base import KINDS, Schedule
+
+MAX_TEXT = 100_000
+_NAMES = {"true": True, "false": False, "none": None, "null": None}
+
+
+def kinds() -> list[str]:
+    """Names of every schedule kind, in the contract's order."""
+    return list(KINDS)
+
+
+def _unknown_kind(kind: Any) -> ValueError:
+    close = difflib.get_close_matches(str(kind), KINDS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValueError(f"unknown schedule kind {kind!r}{hint}; valid kinds: {', '.join(KINDS)}")
+
+
+def _build(kind: Any, args: list, kwargs: dict) -> Schedule:
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise _unknown_kind(kind)
+    return KINDS[kind](*args, **kwargs)
+
+
+def _from_mapping(spec: Mapping) -> Schedule:
+    if "kind" not in spec:
+        raise ValueError(
+            f"a schedule spec needs a 'kind' key (one of: {', '.join(KINDS)}), got keys "
+            f"{sorted(map(str, spec))}"
+        )
+    params = {str(k): v for k, v in spec.items() if k != "kind"}
+    return _build(spec["kind"], [], params)
+
+
+def from_spec(spec: Any) -> Schedule:
+    """Build a :class:`Schedule` from a spec.
+
+    ``spec`` is a :class:`Schedule` (returned as is), a dict (``{"kind": "cosine", "lr": 0.1,
+    "steps": 100}``, nested schedules as dicts or strings), or a string: JSON, YAML (needs PyYAML)
+    or the text form ``"warmup(cosine(lr=0.1, steps=100), steps=10)"``.
+
+    Raises ``ValueError`` naming the kind and the parameter for any invalid input.
+    """
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, Mapping):
+        return _from_mapping(spec)
+    if isinstance(spec, str):
+        return _from_string(spec)
+    raise ValueError(
+        f"a schedule spec must be a dict, a string or a Schedule, got {type(spec).__name__}: {spec!r}"
+    )
+
+
+def _from_string(text: str) -> Schedule:
+    body = text.strip()
+    if not body:
+        raise ValueError("empty schedule spec; expected e.g. 'cosine(lr=0.1, steps=100)'")
+    if body[0] in "{[":
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError:
+            data = _load_yaml(body)
+        return _from_document(data)
+    if body.replace("_", "a").isalnum() or ("(" in body and ":" not in body.partition("(")[0]):
+        return parse_text(body)
+    return _from_document(_load_yaml(body))
+
+
+def _from_document(data: Any) -> Schedule:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"a JSON/YAML schedule spec must be a mapping with a 'kind', got {data!r}")
+    return _from_mapping(data)
+
+
+def _load_yaml(text: str) -> Any:
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ValueError(
+            "this spec is not JSON or the text form; YAML specs need PyYAML "
+            "(pip install schedlab[yaml])"
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"could not parse the schedule spec as YAML: {err}") from None
+
+
+def parse_text(text: str) -> Schedule:
+    """Parse the compact text form ``kind(arg, name=value, ...)`` into a :class:`Schedule`."""
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"schedule spec text is too long ({len(text)} > {MAX_TEXT} characters)")
+    body = text.strip()
+    if body.replace("_", "a").isalnum() and not body[0].isdigit():
+        body += "()"
+    try:
+        tree = ast.parse(body, mode="eval")
+    except SyntaxError as err:
+        where = f" at column {err.offset}" if err.offset else ""
+        raise ValueError(f"cannot parse schedule spec {text!r}{where}: {err.msg}") from None
+    except RecursionError:
+        raise ValueError(f"schedule spec {text[:60]!r}... is nested too deeply") from None
+    node = tree.body
+    if not isinstance(node, ast.Call):
+        raise ValueError(f"a schedule spec must be a call like 'cosine(lr=0.1, steps=100)', got {text!r}")
+    return _value(node, text)
+
+
+def _value(node: ast.AST, text: str) -> Any:
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise _unsupported(node, text)
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        ):
+            raise _unsupported(node, text)
+        args = [_value(a, text) for a in node.args]
+        kwargs = {k.arg: _value(k.value, text) for k in node.keywords}
+        return _build(node.func.id, args, kwargs)
+    if isinstance(node, ast.Constant) and (
+        node.value is None or isinstance(node.value, (int, float, str))
+    ):
+        return node.value
+    if isinstance(node, ast.Name) and node.id.lower() in _NAMES:
+        return _NAMES[node.id.lower()]
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, (ast.USub, ast.UAdd))
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) in (int, float)
+    ):
+        return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_value(e, text) for e in node.elts]
+    raise _unsupported(node, text)
+
+
+def _unsupported(node: ast.AST, text: str) -> ValueError:
+    snippet = ast.get_source_segment(text.strip(), node) or ast.dump(node)
+    return ValueError(
+        f"unsupported value {snippet!r} in schedule spec (column {node.col_offset + 1}); "
+        "allowed: numbers, quoted strings, true/false/none, lists and kind(...) calls"
+    )
