@@ -1,0 +1,37 @@
+"""The ``schedlab`` command: a thin shell over the layers (needs the ``lab`` extra).
+
+Sub-commands live in small modules that each register theirs on :data:`app`:
+``schedlab.cli.lab_commands`` (compare, runs, export) and ``schedlab.cli.report_commands``
+(plot, report, find-lr, check).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="schedlab",
+    help="Pick, use and prove a learning-rate schedule.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES = ("schedlab.cli.lab_commands", "schedlab.cli.report_commands")
+
+
+def _register() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # a real missing dependency, not a module still to be written
+                raise
+
+
+def main() -> None:
+    """Entry point of the ``schedlab`` console script."""
+    _register()
+    app()
