@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export KERAS_BACKEND ?= torch
 
-.PHONY: compare test lint bench clean
+.PHONY: compare test lint bench clean system-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 compare: $(STAMP)
 	$(BIN)/python examples/show_schedules.py
 
+## System packages the tests drive for real (headless Chromium renders the HTML report).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 ## The whole test suite (reference comparisons against the real libraries included).
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

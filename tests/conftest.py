@@ -1,3 +1,15 @@
 import os
 
+import pytest
+
 os.environ.setdefault("KERAS_BACKEND", "torch")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (CI=true) nothing may skip: CI installs every reference library and tool the tests use."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"test skipped in CI, where everything it needs is installed: {report.longrepr}"

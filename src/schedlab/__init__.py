@@ -29,10 +29,12 @@ from schedlab.schedules import (
     warmup,
     wsd,
 )
+from schedlab.schedules.plateau import Plateau, policy_from_spec
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Plateau",
     "Schedule",
     "__version__",
     "constant",
@@ -49,6 +51,7 @@ __all__ = [
     "one_cycle",
     "piecewise_constant",
     "piecewise_linear",
+    "policy_from_spec",
     "polynomial",
     "scale",
     "sequence",
@@ -56,3 +59,15 @@ __all__ = [
     "warmup",
     "wsd",
 ]
+
+
+def __getattr__(name: str):  # lazy framework bridges: importing schedlab never imports torch
+    if name == "from_torch":
+        from schedlab.adapters.interop_torch import from_torch
+
+        return from_torch
+    if name == "from_keras":  # reads Keras configs without importing keras
+        from schedlab.adapters.interop_keras import from_keras
+
+        return from_keras
+    raise AttributeError(f"module 'schedlab' has no attribute {name!r}")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from schedlab.schedules import params as p
 from schedlab.schedules.base import Evaluator, schedule_kind
 from schedlab.schedules.params import Flag, Fraction, Positive, Rate, Steps
-from schedlab.schedules.shapes import half_cosine, lerp
+from schedlab.schedules.shapes import floor_div, half_cosine, lerp
 
 
 @schedule_kind
@@ -30,31 +30,30 @@ def cosine_restarts(
 
     >>> s = cosine_restarts(1.0, period=4)
     >>> s(0), s(2), s(4)
-    (1.0, 0.5000000000000001, 1.0)
+    (1.0, 0.4999999999999999, 1.0)
     """
-    if t_mult == 1:
+    log_mult = math.log(t_mult)
 
-        def cycle(t: Any, xp: Any) -> tuple[Any, Any, Any]:
+    def cycle(t: Any, xp: Any) -> tuple[Any, Any, Any]:
+        """``(i, left, length)``: each ``t``'s cycle, the steps left in it and its length."""
+        if t_mult == 1:
             i = xp.floor(t / period)
-            start = i * period
-            return i, t - start, xp.zeros_like(t) + period
-
-    else:
-        log_mult = math.log(t_mult)
-
-        def start_of(i: Any) -> Any:
-            return period * ((t_mult**i - 1) / (t_mult - 1))
-
-        def cycle(t: Any, xp: Any) -> tuple[Any, Any, Any]:
-            i = xp.floor(xp.log1p(t / period * (t_mult - 1)) / log_mult)
-            i = xp.where(start_of(i) > t, i - 1, i)
-            i = xp.where(start_of(i + 1) <= t, i + 1, i)
-            return i, t - start_of(i), period * t_mult**i
+            return i, period - (t - period * i), period
+        # Cycle i starts at period * (t_mult**i - 1) / (t_mult - 1) and lasts period * t_mult**i;
+        # the log estimate of i can be one off next to a start, so it is checked against both ends.
+        # (xp.power, not **: numpy scalars would use another pow than arrays, an ulp apart.)
+        i = xp.floor(xp.log1p(t * ((t_mult - 1) / period)) / log_mult)
+        power = xp.power(t_mult, i)
+        start, length = period * ((power - 1) / (t_mult - 1)), period * power
+        i = i - (start > t) + (start + length <= t)
+        power = xp.power(t_mult, i)
+        start, length = period * ((power - 1) / (t_mult - 1)), period * power
+        return i, length - (t - start), length
 
     def evaluate(t: Any, xp: Any) -> Any:
-        i, tau, length = cycle(t, xp)
-        left = xp.maximum(length - tau, 0.0)
-        return min_lr + (lr - min_lr) * (m_mul**i) * half_cosine(left, length, xp)
+        i, left, length = cycle(t, xp)
+        amplitude = lr - min_lr if m_mul == 1 else (lr - min_lr) * xp.power(m_mul, i)
+        return min_lr + amplitude * half_cosine(left, length, xp)
 
     return evaluate
 
@@ -86,7 +85,7 @@ def cyclic(
     total = up + down
 
     def evaluate(t: Any, xp: Any) -> Any:
-        completed = xp.floor(t / total)
+        completed = floor_div(t, total, xp)
         into = t - completed * total
         rising = into <= up
         height = xp.where(rising, into / up, (total - into) / down)
@@ -131,21 +130,35 @@ def one_cycle(
     else:
         phases = [(pct_start * steps - 1, initial, max_lr), (steps - 1, max_lr, floor)]
 
-    def shape(start_lr: float, end_lr: float, done: Any, left: Any, total: float, xp: Any) -> Any:
+    def shape(start_lr: Any, end_lr: Any, done: Any, left: Any, total: Any, xp: Any) -> Any:
         if anneal == "linear":
             return lerp(start_lr, end_lr, done, left, total)
         return end_lr + (start_lr - end_lr) * half_cosine(left, total, xp)
 
+    # Phase k covers the steps after the previous phase's last step up to its own: one row
+    # (last step, begin, length, start rate, end rate) each.  A phase of no length becomes the
+    # single step before its last one, where the shape already equals its end rate.
+    rows, begin = [], 0.0
+    for end, start_lr, end_lr in phases:
+        if end > begin:
+            rows.append((end, begin, end - begin, start_lr, end_lr))
+        else:
+            rows.append((end, end - 1, 1.0, start_lr, end_lr))
+        begin = end
+
     def evaluate(t: Any, xp: Any) -> Any:
-        value = xp.zeros_like(t) + floor
-        begins = [0.0] + [end for end, _, _ in phases[:-1]]
-        for (end, start_lr, end_lr), begin in reversed(list(zip(phases, begins))):
-            length = end - begin
-            if length <= 0:
-                value = xp.where(t <= end, end_lr, value)
-                continue
-            done = xp.clip(t - begin, 0.0, length)
-            value = xp.where(t <= end, shape(start_lr, end_lr, done, length - done, length, xp), value)
+        # Look up each step's phase constants first, so the shape (one sin) runs once per step.
+        within = [t <= row[0] for row in rows[:-1]]
+
+        def column(k: int) -> Any:  # in t's dtype, so that float32 steps give a float32 curve
+            value = xp.asarray(rows[-1][k], dtype=t.dtype)
+            for inside, row in zip(reversed(within), reversed(rows[:-1]), strict=True):
+                value = xp.where(inside, xp.asarray(row[k], dtype=t.dtype), value)
+            return value
+
+        begin, length, start_lr, end_lr = (column(k) for k in range(1, 5))
+        done = xp.minimum(t - begin, length)  # t > begin within its phase; capped past the end
+        value = shape(start_lr, end_lr, done, length - done, length, xp)
         return xp.where(t >= steps - 1, floor, value)
 
     return evaluate

@@ -9,13 +9,21 @@ from typing import Annotated, Any
 from schedlab.schedules import params as p
 from schedlab.schedules.base import Evaluator, schedule_kind
 from schedlab.schedules.params import Count, Flag, Positive, Rate, Steps
-from schedlab.schedules.shapes import half_cosine, lerp
+from schedlab.schedules.shapes import ceil_div, floor_div, half_cosine, lerp
 
 
 def _decay_exponent(every: int, staircase: bool) -> Evaluator:
     if staircase:
-        return lambda t, xp: xp.floor(t / every)
+        return lambda t, xp: floor_div(t, every, xp)
     return lambda t, xp: t / every
+
+
+def _geometric(lr: float, gamma: float, exponent: Evaluator) -> Evaluator:
+    """``lr * gamma**exponent(t)``; exactly 0 when ``lr`` is 0 (never ``0 * inf`` once a
+    ``gamma > 1`` power overflows)."""
+    if lr == 0:
+        return lambda t, xp: xp.zeros_like(t)
+    return lambda t, xp: lr * gamma ** exponent(t, xp)
 
 
 @schedule_kind
@@ -37,7 +45,7 @@ def step(lr: Rate, step_size: Steps, gamma: Positive = 0.1) -> Evaluator:
     >>> [step(1.0, step_size=2, gamma=0.5)(t) for t in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    return lambda t, xp: lr * gamma ** xp.floor(t / step_size)
+    return _geometric(lr, gamma, lambda t, xp: floor_div(t, step_size, xp))
 
 
 @schedule_kind
@@ -56,11 +64,10 @@ def multistep(
     """
     edges = list(milestones)
 
-    def evaluate(t: Any, xp: Any) -> Any:
-        passed = xp.searchsorted(xp.asarray(edges, dtype=t.dtype), t, side="right")
-        return lr * gamma**passed
+    def passed(t: Any, xp: Any) -> Any:
+        return xp.searchsorted(xp.asarray(edges, dtype=t.dtype), t, side="right")
 
-    return evaluate
+    return _geometric(lr, gamma, passed)
 
 
 @schedule_kind
@@ -73,8 +80,7 @@ def exponential(lr: Rate, gamma: Positive, every: Steps = 1, staircase: Flag = F
     >>> exponential(1.0, gamma=0.5, every=2)(3)
     0.3535533905932738
     """
-    exponent = _decay_exponent(every, staircase)
-    return lambda t, xp: lr * gamma ** exponent(t, xp)
+    return _geometric(lr, gamma, _decay_exponent(every, staircase))
 
 
 @schedule_kind
@@ -108,7 +114,7 @@ def polynomial(
 
     def evaluate(t: Any, xp: Any) -> Any:
         if cycle:
-            horizon = steps * xp.maximum(xp.ceil(t / steps), 1.0)
+            horizon = steps * xp.maximum(ceil_div(t, steps, xp), 1.0)
             done = t
         else:
             horizon = steps

@@ -21,6 +21,23 @@ def half_cosine(left: Any, total: Any, xp: Any) -> Any:
     return xp.sin(HALF_PI * (left / total)) ** 2
 
 
+def floor_div(t: Any, divisor: float, xp: Any) -> Any:
+    """``floor(t / divisor)``, exact wherever ``q * divisor`` is (integer steps and counts).
+
+    The quotient is moved by one where it lands on the wrong side of a multiple: inside
+    ``jax.jit`` XLA compiles ``t / c`` as ``t * (1 / c)``, off by an ulp, so a bare ``floor``
+    misses boundaries (``floor(41 / 41) == 0`` in float32).
+    """
+    q = xp.floor(t / divisor)
+    q = xp.where(q * divisor > t, q - 1, q)
+    return xp.where((q + 1) * divisor <= t, q + 1, q)
+
+
+def ceil_div(t: Any, divisor: float, xp: Any) -> Any:
+    """``ceil(t / divisor)`` with the same exactness as :func:`floor_div`."""
+    return -floor_div(-t, divisor, xp)
+
+
 def lerp(start: Any, end: Any, done: Any, left: Any, total: Any) -> Any:
     """Straight line from ``start`` to ``end``: ``start * left/total + end * done/total``.
 

@@ -31,6 +31,11 @@ def kinds() -> list[str]:
 def _unknown_kind(kind: Any) -> ValueError:
     close = difflib.get_close_matches(str(kind), KINDS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
+    if kind == "plateau":
+        hint = (
+            " (plateau adapts to metrics, so it is not a Schedule: use "
+            "schedlab.policy_from_spec, which returns a schedlab.Plateau)"
+        )
     return ValueError(f"unknown schedule kind {kind!r}{hint}; valid kinds: {', '.join(KINDS)}")
 
 
@@ -40,14 +45,25 @@ def _build(kind: Any, args: list, kwargs: dict) -> Schedule:
     return KINDS[kind](*args, **kwargs)
 
 
-def _from_mapping(spec: Mapping) -> Schedule:
+def _mapping_parts(spec: Mapping) -> tuple[Any, list, dict]:
     if "kind" not in spec:
         raise ValueError(
             f"a schedule spec needs a 'kind' key (one of: {', '.join(KINDS)}), got keys "
             f"{sorted(map(str, spec))}"
         )
     params = {str(k): v for k, v in spec.items() if k != "kind"}
-    return _build(spec["kind"], [], params)
+    return spec["kind"], [], params
+
+
+def parse_spec(spec: Mapping | str) -> tuple[Any, list, dict]:
+    """Split a dict, JSON/YAML or text spec into ``(kind, args, kwargs)`` without building it.
+
+    Nested specs inside the arguments are built as schedules; the top-level kind is not checked.
+    This lets other policies (``plateau``) share the spec language.
+    """
+    if isinstance(spec, Mapping):
+        return _mapping_parts(spec)
+    return _string_parts(spec)
 
 
 def from_spec(spec: Any) -> Schedule:
@@ -61,16 +77,14 @@ def from_spec(spec: Any) -> Schedule:
     """
     if isinstance(spec, Schedule):
         return spec
-    if isinstance(spec, Mapping):
-        return _from_mapping(spec)
-    if isinstance(spec, str):
-        return _from_string(spec)
+    if isinstance(spec, (Mapping, str)):
+        return _build(*parse_spec(spec))
     raise ValueError(
         f"a schedule spec must be a dict, a string or a Schedule, got {type(spec).__name__}: {spec!r}"
     )
 
 
-def _from_string(text: str) -> Schedule:
+def _string_parts(text: str) -> tuple[Any, list, dict]:
     body = text.strip()
     if not body:
         raise ValueError("empty schedule spec; expected e.g. 'cosine(lr=0.1, steps=100)'")
@@ -79,16 +93,16 @@ def _from_string(text: str) -> Schedule:
             data = json.loads(body)
         except json.JSONDecodeError:
             data = _load_yaml(body)
-        return _from_document(data)
+        return _document_parts(data)
     if body.replace("_", "a").isalnum() or ("(" in body and ":" not in body.partition("(")[0]):
-        return parse_text(body)
-    return _from_document(_load_yaml(body))
+        return parse_call(body)
+    return _document_parts(_load_yaml(body))
 
 
-def _from_document(data: Any) -> Schedule:
+def _document_parts(data: Any) -> tuple[Any, list, dict]:
     if not isinstance(data, Mapping):
         raise ValueError(f"a JSON/YAML schedule spec must be a mapping with a 'kind', got {data!r}")
-    return _from_mapping(data)
+    return _mapping_parts(data)
 
 
 def _load_yaml(text: str) -> Any:
@@ -107,6 +121,11 @@ def _load_yaml(text: str) -> Any:
 
 def parse_text(text: str) -> Schedule:
     """Parse the compact text form ``kind(arg, name=value, ...)`` into a :class:`Schedule`."""
+    return _build(*parse_call(text))
+
+
+def parse_call(text: str) -> tuple[str, list, dict]:
+    """Parse the text form into ``(kind, args, kwargs)`` of its top-level call (not built)."""
     if len(text) > MAX_TEXT:
         raise ValueError(f"schedule spec text is too long ({len(text)} > {MAX_TEXT} characters)")
     body = text.strip()
@@ -122,20 +141,24 @@ def parse_text(text: str) -> Schedule:
     node = tree.body
     if not isinstance(node, ast.Call):
         raise ValueError(f"a schedule spec must be a call like 'cosine(lr=0.1, steps=100)', got {text!r}")
-    return _value(node, text)
+    return _call_parts(node, text)
+
+
+def _call_parts(node: ast.Call, text: str) -> tuple[str, list, dict]:
+    if not isinstance(node.func, ast.Name):
+        raise _unsupported(node, text)
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(
+        k.arg is None for k in node.keywords
+    ):
+        raise _unsupported(node, text)
+    args = [_value(a, text) for a in node.args]
+    kwargs = {k.arg: _value(k.value, text) for k in node.keywords}
+    return node.func.id, args, kwargs
 
 
 def _value(node: ast.AST, text: str) -> Any:
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name):
-            raise _unsupported(node, text)
-        if any(isinstance(a, ast.Starred) for a in node.args) or any(
-            k.arg is None for k in node.keywords
-        ):
-            raise _unsupported(node, text)
-        args = [_value(a, text) for a in node.args]
-        kwargs = {k.arg: _value(k.value, text) for k in node.keywords}
-        return _build(node.func.id, args, kwargs)
+        return _build(*_call_parts(node, text))
     if isinstance(node, ast.Constant) and (
         node.value is None or isinstance(node.value, (int, float, str))
     ):

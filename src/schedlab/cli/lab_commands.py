@@ -1,0 +1,217 @@
+"""``schedlab compare``, ``schedlab runs`` and ``schedlab export``: the lab on the command line.
+
+``compare`` runs (or resumes) a sweep of schedules x seeds into a run store, prints the ranking and
+writes the report.  Bad flags or config keys exit with status 2 and a one-line error, no traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from schedlab.cli import app
+from schedlab.lab.store import DEFAULT_STORE
+
+_STORE_HELP = "SQLite run store file (created if missing)."
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the errors a user can fix into ``Error: ...`` and exit status 2."""
+    from schedlab.lab.errors import DatasetNotFoundError, DownloadError
+
+    try:
+        yield
+    except (ValueError, DatasetNotFoundError, DownloadError) as err:
+        Console(stderr=True).print(f"[bold red]Error:[/] {err}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _console() -> Console:
+    """Standard output; wide enough for the tables when it is not a terminal (logs, pipes)."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _progress_bar(console: Console, name: str) -> tuple[Any, Callable[[int, int], None]]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("member-epochs"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(), console=console,
+    )  # fmt: skip
+    task = bar.add_task(f"training {name}", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _write_report(store: Any, sweep: str, out: Path, console: Console, **options: Any) -> None:
+    """Call ``schedlab.report.html.write_report`` if it is importable, passing the ``options``
+    (metric, baseline) it accepts; otherwise say that the report was skipped."""
+    try:
+        from schedlab.report.html import write_report
+    except ImportError:
+        console.print("note: the HTML report writer (schedlab.report.html) is not installed; skipped")
+        return
+    accepted = inspect.signature(write_report).parameters
+    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
+    path = write_report(store, sweep, out, **kwargs)
+    console.print(f"report: {path}")
+
+
+@app.command()
+def compare(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML config file (keys as the flags).")
+    ] = None,
+    schedule: Annotated[
+        list[str] | None,
+        typer.Option("--schedule", "-s", help="Schedule SPEC or label=SPEC (repeatable)."),
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="mnist, fashion-mnist, cifar10, digits, linreg.")] = None,
+    model: Annotated[str | None, typer.Option(help="mlp, mlp2, cnn, vit, linear.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="sgd or adam.")] = None,
+    momentum: Annotated[float | None, typer.Option(help="SGD momentum.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay.")] = None,
+    loss: Annotated[str | None, typer.Option(help="cross_entropy or mse.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs per run.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Samples per optimizer step.")] = None,
+    train_size: Annotated[int | None, typer.Option(help="Training samples drawn (with validation).")] = None,
+    val_fraction: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
+    data_seed: Annotated[int | None, typer.Option(help="Seed of the subsample and split.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Schedule step unit: epoch or step.")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Number of seeds (3) or a list (0,4,7).")] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="Baseline label or spec (default: the constant one).")
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="val_acc, val_loss, train_acc, train_loss.")] = None,
+    target: Annotated[
+        float | None, typer.Option(help="Metric target for epochs-to-target (default: baseline).")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+    store: Annotated[str | None, typer.Option(help=_STORE_HELP)] = None,
+    out: Annotated[str | None, typer.Option(help="Folder for the report and ranking.json.")] = None,
+    name: Annotated[str | None, typer.Option(help="Sweep name (default: derived from settings).")] = None,
+    group_size: Annotated[int | None, typer.Option(help="Runs trained together (batched).")] = None,
+    data_root: Annotated[str | None, typer.Option(help="Folder with the dataset files.")] = None,
+    report: Annotated[bool, typer.Option(help="Write the HTML report at the end.")] = True,
+) -> None:
+    """Compare schedules by real training: a sweep of schedules x seeds, resumable, ranked."""
+    overrides = {k: v for k, v in locals().items() if k not in ("config", "schedule", "report")}
+    overrides["schedules"] = schedule or None
+    console = _console()
+    with _errors():
+        from schedlab.lab.settings import build_settings, read_config_file
+        from schedlab.lab.stats import find_baseline, rank
+        from schedlab.lab.store import RunStore
+        from schedlab.lab.sweep import make_plan, run_sweep
+
+        settings = build_settings(read_config_file(config) if config else {}, overrides)
+        plan = make_plan(settings.config, settings.schedules, settings.seeds, settings.name)
+        find_baseline(settings.baseline, dict(plan.schedules))
+        with RunStore(settings.store) as run_store:
+            bar, update = _progress_bar(Console(stderr=True), plan.name)
+            try:
+                with bar:
+                    outcome = run_sweep(
+                        run_store, plan, device=settings.device, group_size=settings.group_size,
+                        data_root=settings.data_root, progress=update,
+                    )  # fmt: skip
+            except KeyboardInterrupt:
+                console.print("interrupted: rerun the same command to resume")
+                raise typer.Exit(130) from None
+            console.print(
+                f"sweep {plan.name}: {len(outcome.run_ids)} runs in {settings.store} "
+                f"({outcome.skipped} already done, {outcome.resumed} resumed, "
+                f"{outcome.started} started)"
+            )
+            ranking = rank(
+                run_store, plan.name, baseline=settings.baseline,
+                metric=settings.metric or "val_acc", target=settings.target,
+            )  # fmt: skip
+            from schedlab.cli.lab_tables import ranking_table
+
+            console.print(ranking_table(ranking))
+            out_dir = Path(settings.out)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            ranking_path = out_dir / "ranking.json"
+            ranking_path.write_text(json.dumps(ranking.to_dict(), indent=2) + "\n")
+            console.print(f"ranking: {ranking_path}")
+            if report:
+                _write_report(
+                    run_store, plan.name, out_dir, console, metric=ranking.metric,
+                    baseline=ranking.baseline,
+                )  # fmt: skip
+
+
+@app.command()
+def runs(
+    store: Annotated[str, typer.Option(help=_STORE_HELP)] = DEFAULT_STORE,
+    sweep: Annotated[str | None, typer.Option(help="Only this sweep.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, running, finished, diverged, failed.")] = None,
+    label: Annotated[str | None, typer.Option(help="Only this schedule label.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="Only this optimizer.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Only this seed.")] = None,
+) -> None:
+    """List stored runs (filtered) with their last validation metrics."""
+    with _errors():
+        from schedlab.cli.lab_tables import runs_table
+        from schedlab.lab.store import STATUSES, RunStore
+
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"--status must be one of {', '.join(STATUSES)}; got {status!r}")
+        _existing(store)
+        with RunStore(store) as run_store:
+            rows = run_store.runs(
+                sweep, status=status, label=label, dataset=dataset, model=model,
+                optimizer=optimizer, seed=seed,
+            )  # fmt: skip
+            last = {r["id"]: (run_store.epochs(r["id"]) or [{}])[-1] for r in rows}
+            _console().print(runs_table(rows, last))
+
+
+@app.command()
+def export(
+    store: Annotated[str, typer.Option(help=_STORE_HELP)] = DEFAULT_STORE,
+    format: Annotated[str, typer.Option("--format", "-f", help="csv or json.")] = "csv",
+    sweep: Annotated[str | None, typer.Option(help="Only this sweep.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output file (default: standard output).")] = None,
+) -> None:
+    """Write stored runs and their per-epoch metrics as CSV (one row per run-epoch) or JSON."""
+    with _errors():
+        from schedlab.lab.export import export_runs
+        from schedlab.lab.store import RunStore
+
+        _existing(store)
+        with RunStore(store) as run_store:
+            text = export_runs(run_store, format, sweep=sweep)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+
+
+def _existing(store: str) -> None:
+    if not Path(store).is_file():
+        raise ValueError(f"--store: no run store at {store!r} (run `schedlab compare` first)")

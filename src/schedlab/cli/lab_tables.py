@@ -1,0 +1,87 @@
+"""Rich tables for the lab commands: the ranking of a sweep and a list of stored runs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+from schedlab.lab.stats import Estimate, Ranking
+
+
+def _num(x: float, digits: int = 4) -> str:
+    return "nan" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _estimate(e: Estimate, digits: int = 4) -> str:
+    if math.isnan(e.high):
+        return _num(e.mean, digits)
+    return f"{_num(e.mean, digits)} ± {_num(e.half_width, digits)}"
+
+
+def _p(p: float) -> str:
+    if math.isnan(p):
+        return "-"
+    return "<1e-4" if p < 1e-4 else f"{p:.4f}"
+
+
+def ranking_table(ranking: Ranking) -> Table:
+    """The ranking as a table: mean ± 95% CI half-width of the final and best metric over seeds,
+    the paired difference vs the baseline with its CI and p-value, epochs to target, flags."""
+    m = ranking.metric
+    target = "-" if ranking.target is None else _num(ranking.target)
+    table = Table(
+        title=f"sweep {ranking.sweep}: {m} ({'higher' if ranking.higher_is_better else 'lower'} "
+        "is better), mean ± 95% CI over seeds",
+        caption=f"Δ: paired by seed vs baseline {ranking.baseline or '(none)'}; "
+        f"epochs to target {target} ({ranking.target_source})"
+        + (f"; {ranking.incomplete} run(s) not finished" if ranking.incomplete else ""),
+    )
+    for name, justify in [
+        ("#", "right"), ("schedule", "left"), ("seeds", "right"), (f"final {m}", "right"),
+        (f"best {m}", "right"), ("Δ [95% CI]", "right"),
+        ("p", "right"), ("epochs→target", "right"), ("flags", "left"),
+    ]:  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for i, row in enumerate(ranking.rows, 1):
+        vs = row.vs_baseline
+        if vs is None:
+            delta, p = ("baseline" if row.label == ranking.baseline else "-"), "-"
+        else:
+            ci = "" if math.isnan(vs.low) else f" [{_num(vs.low)}, {_num(vs.high)}]"
+            delta, p = f"{vs.mean_diff:+.4f}{ci}", _p(vs.p_value)
+        ett = "-"
+        if row.epochs_to_target is not None:
+            ett = f"{_estimate(row.epochs_to_target, 1)} ({row.reached}/{len(row.seeds)})"
+        elif ranking.target is not None:
+            ett = f"never (0/{len(row.seeds)})"
+        table.add_row(
+            str(i), row.label, str(len(row.seeds)), _estimate(row.final), _estimate(row.best),
+            delta, p, ett, ", ".join(row.flags) or "-",
+        )  # fmt: skip
+    return table
+
+
+RUN_COLUMNS: tuple[str, ...] = (
+    "id", "sweep", "label", "seed", "dataset", "model", "optimizer", "status", "epochs_done",
+)  # fmt: skip
+
+
+def runs_table(runs: list[dict[str, Any]], last: dict[int, dict[str, Any]]) -> Table:
+    """Stored runs with their last epoch's validation metrics (``last``: run id -> epoch row)."""
+    table = Table(title=f"{len(runs)} run(s)")
+    for col in (*RUN_COLUMNS, "val_loss", "val_acc", "seconds"):
+        table.add_column(col.replace("_", " "))
+    for run in runs:
+        epoch = last.get(run["id"], {})
+        cells = [str(run[c]) for c in RUN_COLUMNS]
+        cells[RUN_COLUMNS.index("epochs_done")] = f"{run['epochs_done']}/{run['epochs']}"
+        val_acc = epoch.get("val_acc")
+        cells += [
+            _num(epoch["val_loss"]) if "val_loss" in epoch else "-",
+            "-" if val_acc is None else _num(val_acc),
+            f"{run['seconds']:.1f}",
+        ]
+        table.add_row(*cells)
+    return table

@@ -1,0 +1,206 @@
+"""``schedlab plot``, ``check``, ``report`` and ``find-lr``: looking at schedules and results.
+
+Bad arguments exit with status 2 and a one-line ``Error: ...``; ``check --strict`` exits with
+status 1 when it finds a pitfall.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from schedlab.cli import app
+
+_STEPS_HELP = "Run length in the schedule's unit (optimizer steps, or epochs if stepped per epoch)."
+_SPE_HELP = "Optimizer steps per epoch (adds an epoch axis; enables the unit mix-up check)."
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the errors a user can fix into ``Error: ...`` and exit status 2."""
+    try:
+        yield
+    except ValueError as err:
+        Console(stderr=True).print(f"[bold red]Error:[/] {err}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def plot(
+    specs: Annotated[list[str], typer.Argument(help="Schedule specs, e.g. 'cosine(0.1, 1000)'.")],
+    steps: Annotated[int, typer.Option(help=_STEPS_HELP)],
+    steps_per_epoch: Annotated[int | None, typer.Option(help=_SPE_HELP)] = None,
+    log: Annotated[bool, typer.Option("--log", help="Logarithmic learning-rate axis.")] = False,
+    out: Annotated[Path, typer.Option(help="Output file, .png or .svg.")] = Path("schedules.png"),
+) -> None:
+    """Plot learning-rate curves of one or more schedules."""
+    from schedlab.report.plots import plot_schedules, save_figure
+
+    with _errors():
+        if out.suffix.lower() not in (".png", ".svg"):
+            raise ValueError(f"out must end in .png or .svg; got {str(out)!r}")
+        fig = plot_schedules(specs, steps, steps_per_epoch=steps_per_epoch, log=log)
+        save_figure(fig, out)
+    Console().print(f"wrote {out}", highlight=False)
+
+
+@app.command()
+def check(
+    spec: Annotated[str, typer.Argument(help="Schedule spec to check.")],
+    steps: Annotated[int, typer.Option(help=_STEPS_HELP)],
+    steps_per_epoch: Annotated[int | None, typer.Option(help=_SPE_HELP)] = None,
+    optimizer: Annotated[str | None, typer.Option(help="sgd, adam or adamw.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Samples per optimizer step.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model kind, e.g. mlp, cnn, vit.")] = None,
+    exploration: Annotated[
+        bool, typer.Option("--exploration", help="Not a final training run (cyclical is fine).")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 if any pitfall is found.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Check a schedule for common pitfalls; each finding comes with a fixed spec."""
+    from schedlab.schedules.checks import RunContext
+    from schedlab.schedules.checks import check as run_checks
+
+    with _errors():
+        context = RunContext(
+            steps=steps,
+            steps_per_epoch=steps_per_epoch,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            model=model,
+            final=not exploration,
+        )
+        findings = run_checks(spec, context)
+    console = Console(highlight=False)
+    if as_json:
+        print(json.dumps([f.to_dict() for f in findings], indent=2))
+    elif not findings:
+        console.print("[green]no pitfalls found[/]")
+    for f in [] if as_json else findings:
+        console.print(f"[bold yellow]{f.id}[/] [bold]{f.title}[/]: {f.message}", soft_wrap=True)
+        console.print(f"  fix: {f.fix}", markup=False, soft_wrap=True)
+    if strict and findings:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    store: Annotated[Path, typer.Option(help="SQLite run store file.")],
+    sweep: Annotated[str, typer.Option(help="Sweep name (see `schedlab runs`).")],
+    out: Annotated[Path, typer.Option(help="Output folder; the file is <sweep>.html.")] = Path(
+        "report"
+    ),
+    metric: Annotated[str, typer.Option(help="val_acc, val_loss, train_acc or train_loss.")] = (
+        "val_acc"
+    ),
+    baseline: Annotated[str | None, typer.Option(help="Baseline label or spec.")] = None,
+) -> None:
+    """Write the self-contained HTML report of a sweep."""
+    from schedlab.report.html import write_report
+
+    with _errors():
+        path = write_report(store, sweep, out, metric=metric, baseline=baseline)
+    Console().print(f"report: {path}", highlight=False)
+
+
+@app.command("find-lr")
+def find_lr_command(
+    dataset: Annotated[str, typer.Option(help="mnist, fashion-mnist, cifar10, digits, linreg.")] = (
+        "mnist"
+    ),
+    model: Annotated[str, typer.Option(help="mlp, mlp2, cnn, vit, linear.")] = "mlp",
+    optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "sgd",
+    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.0,
+    batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 64,
+    train_size: Annotated[int | None, typer.Option(help="Training samples drawn.")] = 10_000,
+    start_lr: Annotated[float, typer.Option(help="First rate of the ramp.")] = 1e-7,
+    end_lr: Annotated[float, typer.Option(help="Last rate of the ramp.")] = 10.0,
+    num_steps: Annotated[int, typer.Option(help="Steps of the ramp.")] = 200,
+    epochs: Annotated[int, typer.Option(help="Epochs of the training the spec is for.")] = 10,
+    seed: Annotated[int, typer.Option(help="Model init and data order.")] = 0,
+    data_root: Annotated[str | None, typer.Option(help="Data folder.")] = None,
+    out: Annotated[Path, typer.Option(help="Plot file, .png or .svg.")] = Path("lr_finder.png"),
+) -> None:
+    """LR range test on a built-in dataset and model: suggested rates and schedule specs."""
+    with _errors():
+        if out.suffix.lower() not in (".png", ".svg"):
+            raise ValueError(f"out must end in .png or .svg; got {str(out)!r}")
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be one of sgd, adam; got {optimizer!r}")
+        if batch_size < 1 or epochs < 1:
+            raise ValueError(
+                f"batch_size and epochs must be >= 1; got batch_size={batch_size}, epochs={epochs}"
+            )
+        result, spe = _range_test(
+            dataset, model, optimizer, momentum, batch_size, train_size, start_lr, end_lr,
+            num_steps, seed, data_root,
+        )  # fmt: skip
+    from schedlab.report.plots import save_figure
+    from schedlab.schedules.checks import compact_text
+
+    save_figure(result.plot(), out)
+    console = Console(highlight=False)
+    stop = "stopped at divergence" if result.diverged else "full ramp"
+    console.print(f"LR range test: {len(result.lrs)} steps ({stop}), plot: {out}")
+    for name, value in result.suggestions.items():
+        console.print(f"  {name:>17}: {value:.3g}")
+    one, cyc = result.one_cycle(epochs * spe), result.cyclic(2 * spe)
+    console.print(f"suggested one-cycle: {compact_text(one)}", markup=False, soft_wrap=True)
+    console.print(f"suggested cyclic:    {compact_text(cyc)}", markup=False, soft_wrap=True)
+    console.print(
+        f"(steps in optimizer iterations: {spe} per epoch x {epochs} epochs; step them per batch)"
+    )
+
+
+def _range_test(
+    dataset: str,
+    model: str,
+    optimizer: str,
+    momentum: float,
+    batch_size: int,
+    train_size: int | None,
+    start_lr: float,
+    end_lr: float,
+    num_steps: int,
+    seed: int,
+    data_root: str | None,
+):
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from schedlab.lab.datasets import load_dataset
+    from schedlab.lab.lr_finder import find_lr
+    from schedlab.lab.models import build_model
+
+    ds = load_dataset(dataset, root=data_root, train_size=train_size, seed=seed)
+    torch.manual_seed(seed)
+    net = build_model(model, ds.input_shape, ds.num_classes)
+    params = net.parameters()
+    opt = (
+        torch.optim.SGD(params, lr=start_lr, momentum=momentum)
+        if optimizer == "sgd"
+        else torch.optim.Adam(params, lr=start_lr)
+    )
+    loss_fn = torch.nn.CrossEntropyLoss() if ds.task == "classification" else _mse
+    data = TensorDataset(torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train))
+    loader = DataLoader(
+        data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
+    result = find_lr(net, loader, opt, loss_fn, start_lr, end_lr, num_steps)
+    return result, math.ceil(len(data) / batch_size)
+
+
+def _mse(output, target):
+    import torch
+
+    return torch.nn.functional.mse_loss(output.reshape(target.shape), target)

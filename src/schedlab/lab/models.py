@@ -1,0 +1,263 @@
+"""The lab's models: standard ``torch.nn`` modules and their K-member stacked (batched) form.
+
+:func:`build_model` gives the single model a user would write (``torch.manual_seed(seed)`` before it
+fixes its initialisation).  :class:`StackedModel` holds K such models as one set of parameters with a
+leading member dimension K (``params[name][k]`` is member k's tensor, initialised exactly as
+``build_model`` after ``torch.manual_seed(seeds[k])``) and runs them together: batched matmuls
+(``torch.baddbmm``) for the all-linear models, ``torch.func.vmap`` over ``functional_call`` for the
+others.  Inputs are ``(K, B, *input_shape)``: each member sees its own minibatch.
+
+Architectures (``input_shape`` ``(C, H, W)`` or ``(d,)``; ``num_classes == 0`` means one regression
+output):
+
+- ``mlp``: flatten, Linear(d, 128), ReLU, Linear(128, classes)  (784-128-10 on MNIST)
+- ``mlp2``: flatten, Linear(d, 256), ReLU, Linear(256, 128), ReLU, Linear(128, classes)
+- ``cnn``: Conv(C, 16, 3, pad 1), ReLU, MaxPool 2, Conv(16, 32, 3, pad 1), ReLU, MaxPool 2, flatten,
+  Linear(32 * (H//4) * (W//4), classes)
+- ``vit``: 4x4 grid of patches (patch size H/4), Linear patch embedding to 64, class token, learned
+  position embedding, 2 pre-norm transformer blocks (4 heads, MLP 128, GELU), LayerNorm, Linear head
+- ``linear``: flatten, Linear(d, classes or 1)  (linear regression with MSE, or logistic regression)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from schedlab.lab.config import MODELS
+
+
+def _features(input_shape: tuple[int, ...]) -> int:
+    return math.prod(input_shape)
+
+
+def _outputs(num_classes: int) -> int:
+    return num_classes if num_classes > 0 else 1
+
+
+def _mlp(input_shape: tuple[int, ...], num_classes: int, hidden: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = _features(input_shape)
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers.append(nn.Linear(width, _outputs(num_classes)))
+    return nn.Sequential(*layers)
+
+
+def _image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"model {model!r} needs an image input_shape (C, H, W); got {tuple(input_shape)!r}"
+        )
+    return input_shape  # type: ignore[return-value]
+
+
+def _cnn(input_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
+    c, h, w = _image_shape("cnn", input_shape)
+    if h < 4 or w < 4:
+        raise ValueError(f"model 'cnn' needs images of at least 4x4; got input_shape {input_shape!r}")
+    return nn.Sequential(
+        nn.Conv2d(c, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * (h // 4) * (w // 4), _outputs(num_classes)),
+    )
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention: softmax(q k^T / sqrt(head_dim)) v, then a linear projection."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        att = (q @ k.transpose(-2, -1)) * (d // self.heads) ** -0.5
+        out = att.softmax(dim=-1) @ v
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, dim: int, heads: int, mlp_dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class ViT(nn.Module):
+    """A small vision transformer (Dosovitskiy et al. 2021) on a 4x4 grid of patches."""
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        dim: int = 64,
+        depth: int = 2,
+        heads: int = 4,
+        mlp_dim: int = 128,
+    ) -> None:
+        super().__init__()
+        c, h, w = _image_shape("vit", input_shape)
+        if h % 4 or w % 4:
+            raise ValueError(
+                f"model 'vit' needs image height and width divisible by 4; got input_shape "
+                f"{input_shape!r}"
+            )
+        self.shape = (c, h, w)
+        self.patch = (h // 4, w // 4)
+        self.embed = nn.Linear(c * self.patch[0] * self.patch[1], dim)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.zeros(1, 17, dim))
+        nn.init.normal_(self.cls, std=0.02)
+        nn.init.normal_(self.pos, std=0.02)
+        self.blocks = nn.Sequential(*(Block(dim, heads, mlp_dim) for _ in range(depth)))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, _outputs(num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        (c, _, _), (ph, pw) = self.shape, self.patch
+        patches = x.reshape(b, c, 4, ph, 4, pw).permute(0, 2, 4, 1, 3, 5).reshape(b, 16, -1)
+        tokens = torch.cat([self.cls.expand(b, -1, -1), self.embed(patches)], dim=1) + self.pos
+        return self.head(self.norm(self.blocks(tokens))[:, 0])
+
+
+_BUILDERS: dict[str, Callable[[tuple[int, ...], int], nn.Module]] = {
+    "mlp": lambda shape, classes: _mlp(shape, classes, (128,)),
+    "mlp2": lambda shape, classes: _mlp(shape, classes, (256, 128)),
+    "cnn": _cnn,
+    "vit": ViT,
+    "linear": lambda shape, classes: _mlp(shape, classes, ()),
+}
+
+
+def build_model(name: str, input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    """The standard single ``torch.nn`` model ``name`` for inputs of ``input_shape``.
+
+    Its initialisation comes from torch's global RNG, as for any ``torch.nn`` module.
+    ``num_classes == 0`` builds one regression output.
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {name!r}")
+    return _BUILDERS[name](tuple(int(s) for s in input_shape), int(num_classes))
+
+
+def _is_linear_stack(module: nn.Module) -> bool:
+    return isinstance(module, nn.Sequential) and all(
+        isinstance(m, (nn.Flatten, nn.Linear, nn.ReLU)) for m in module
+    )
+
+
+class StackedModel:
+    """K models of one architecture as stacked parameters with a leading member dimension.
+
+    ``params[name]`` has shape ``(K, *shape of that parameter in build_model)`` and is a leaf
+    tensor that requires grad; member k is initialised exactly as ``build_model`` after
+    ``torch.manual_seed(seeds[k])`` (torch's global RNG is left as it was).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        input_shape: Sequence[int],
+        num_classes: int,
+        seeds: Sequence[int],
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if not seeds:
+            raise ValueError("StackedModel: seeds must name at least one member; got []")
+        self.name = name
+        self.input_shape = tuple(int(s) for s in input_shape)
+        members = []
+        with torch.random.fork_rng(devices=[]):
+            for seed in seeds:
+                torch.manual_seed(int(seed))
+                members.append(build_model(name, self.input_shape, num_classes))
+        self.template = members[0].to(device)
+        self.template.requires_grad_(False)
+        self.params: dict[str, torch.Tensor] = {
+            key: torch.stack([dict(m.named_parameters())[key].detach() for m in members])
+            .to(device)
+            .requires_grad_()
+            for key, _ in members[0].named_parameters()
+        }
+        self._linear = _is_linear_stack(self.template)
+        self._vmapped = torch.func.vmap(self._call_one, in_dims=(0, 0))
+        self._vmapped_shared = torch.func.vmap(self._call_one, in_dims=(0, None))
+
+    @property
+    def size(self) -> int:
+        """Number of members K."""
+        return next(iter(self.params.values())).shape[0]
+
+    def num_parameters(self) -> int:
+        """Parameters of ONE member (the single model's count)."""
+        return sum(p[0].numel() for p in self.params.values())
+
+    def _call_one(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(self.template, params, (x,))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(K, B, outputs)`` for member-wise inputs ``x`` of shape ``(K, B, *input_shape)``."""
+        if self._linear:
+            return self._linear_forward(x.reshape(x.shape[0], x.shape[1], -1), shared=False)
+        return self._vmapped(self.params, x)
+
+    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(K, B, outputs)`` of every member on the same inputs ``x`` ``(B, *input_shape)``."""
+        if self._linear:
+            return self._linear_forward(x.reshape(x.shape[0], -1), shared=True)
+        return self._vmapped_shared(self.params, x)
+
+    def _linear_forward(self, h: torch.Tensor, *, shared: bool) -> torch.Tensor:
+        # h: (K, B, d) member-wise, or (B, d) shared by all members.
+        for index, layer in enumerate(self.template):
+            if isinstance(layer, nn.Linear):
+                w, b = self.params[f"{index}.weight"], self.params[f"{index}.bias"]
+                if shared:  # one (B, d) @ (d, K*out) matmul for all members
+                    k, out, d = w.shape
+                    y = h @ w.reshape(k * out, d).T + b.reshape(1, k * out)
+                    h = y.reshape(h.shape[0], k, out).transpose(0, 1)
+                    shared = False
+                else:
+                    h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            elif isinstance(layer, nn.ReLU):
+                h = F.relu(h)
+        return h
+
+    def member_parameters(self, i: int) -> dict[str, torch.Tensor]:
+        """Member ``i``'s parameters as a detached CPU ``state_dict`` of the single model."""
+        return {key: p[i].detach().cpu().clone() for key, p in self.params.items()}
+
+    def load_member_parameters(self, i: int, state: dict[str, torch.Tensor]) -> None:
+        """Overwrite member ``i``'s parameters from a single-model ``state_dict``."""
+        missing = sorted(set(self.params) ^ set(state))
+        if missing:
+            raise ValueError(
+                f"StackedModel: state keys must be {sorted(self.params)}; differing keys {missing}"
+            )
+        with torch.no_grad():
+            for key, p in self.params.items():
+                p[i].copy_(state[key])

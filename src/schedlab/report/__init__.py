@@ -1,0 +1,1 @@
+"""Layer 4: figures (plots), the self-contained HTML sweep report (html) and its wording (summary)."""

@@ -1,0 +1,319 @@
+"""The sweep report: ONE self-contained HTML file (inline CSS, images as base64 PNG, no script,
+no external font or CDN), readable offline and safe to mail around.
+
+Sections: recommendation, configuration, ranking table (mean +- 95% CI over seeds, paired
+comparison with the baseline), comparison plots, warnings (diverged, overfitting, pitfall checks
+with a fix spec), and one detail section per schedule (curves with the rate, per-seed table).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from schedlab import __version__
+from schedlab.lab.stats import Ranking, rank
+from schedlab.lab.store import DONE, RunStore
+from schedlab.report import plots
+from schedlab.report.summary import (
+    METRIC_NAMES,
+    ReportWarning,
+    pitfalls,
+    recommendation,
+    run_context,
+    steps_per_epoch,
+    warnings_for,
+)
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;
+ color:#1d2330;background:#f6f7f9;line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff;min-height:100vh}
+h1{font-size:1.6em;margin:.2em 0 .1em}h2{font-size:1.25em;margin:1.6em 0 .5em;
+ border-bottom:2px solid #e3e6eb;padding-bottom:.2em}h3{font-size:1.05em;margin:1.2em 0 .4em}
+.meta{color:#5b6474;font-size:.9em}
+.rec{background:#eef6ee;border-left:5px solid #2ca02c;padding:10px 16px;border-radius:4px}
+.rec p{margin:.35em 0}
+table{border-collapse:collapse;width:100%;font-size:.88em;margin:.4em 0}
+th,td{border-bottom:1px solid #e3e6eb;padding:5px 8px;text-align:left;vertical-align:top}
+th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;
+ background:#f0f2f5;padding:1px 4px;border-radius:3px;word-break:break-all}
+img{max-width:100%;height:auto;display:block;margin:.5em 0}
+.warn{border-left:4px solid #e8a33d;background:#fdf6ea;padding:6px 12px;margin:.4em 0;border-radius:3px}
+.warn.bad{border-color:#d62728;background:#fcefef}
+.id{font-weight:700;margin-right:.4em}.ok{color:#2b7a2b}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.4em}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _md(text: str) -> str:
+    """Escape, then render the two inline marks the summary uses: **bold** and `code`."""
+    out = _e(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
+def _img(fig: Any, alt: str) -> str:
+    data = base64.b64encode(plots.figure_bytes(fig, "png")).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
+
+
+def _num(x: float | None, digits: int = 4) -> str:
+    return "&ndash;" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
+
+
+def _signed(x: float) -> str:
+    """``+0.0123``; differences below 1e-12 (float noise of equal values) print as ``+0``."""
+    if math.isnan(x):
+        return "&ndash;"
+    return "+0" if abs(x) < 1e-12 else f"{x:+.3g}"
+
+
+def _ci(est: Any) -> str:
+    if est is None:
+        return "&ndash;"
+    if est.n < 2 or math.isnan(est.low):
+        return _num(est.mean)
+    return f"{_num(est.mean)} <span class=meta>[{_num(est.low)}, {_num(est.high)}]</span>"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    th = "".join(f"<th>{h}</th>" for h in head)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _ranking_table(ranking: Ranking, colors: Mapping[str, str]) -> str:
+    metric = METRIC_NAMES.get(ranking.metric, ranking.metric)
+    head = [
+        "#",
+        "schedule",
+        f"final {metric} [95% CI]",
+        f"best {metric} [95% CI]",
+        "vs baseline [95% CI]",
+        "p",
+        "epochs to target",
+        "flags",
+    ]
+    rows = []
+    for i, r in enumerate(ranking.rows, 1):
+        vs = r.vs_baseline
+        diff = "baseline" if r.label == ranking.baseline else "&ndash;"
+        if vs is not None and vs.n:
+            diff = _signed(vs.mean_diff)
+            if vs.n >= 2 and not math.isnan(vs.low):
+                diff += f" <span class=meta>[{_signed(vs.low)}, {_signed(vs.high)}]</span>"
+        p = _num(vs.p_value, 2) if vs is not None else "&ndash;"
+        ett = (
+            "&ndash;"
+            if r.epochs_to_target is None
+            else (f"{_num(r.epochs_to_target.mean, 3)} ({r.reached}/{len(r.seeds)})")
+        )
+        swatch = f'<span class="swatch" style="background:{colors[r.label]}"></span>'
+        flags = ", ".join(r.flags) or '<span class="ok">none</span>'
+        rows.append(
+            [
+                str(i),
+                f"{swatch}<strong>{_e(r.label)}</strong><br><code>{_e(r.schedule)}</code>",
+                _ci(r.final),
+                _ci(r.best),
+                diff,
+                p,
+                ett,
+                _e(flags) if r.flags else flags,
+            ]
+        )
+    return _table(head, rows, {0, 2, 3, 4, 5, 6})
+
+
+def _config_table(sweep: Mapping[str, Any], store_path: Path) -> str:
+    cfg = dict(sweep["config"].get("config", {}))
+    seeds = sweep["config"].get("seeds", [])
+    rows = [[_e(k), f"<code>{_e(v)}</code>"] for k, v in cfg.items()]
+    rows.append(["seeds", _e(", ".join(map(str, seeds)))])
+    rows.append(["store", f"<code>{_e(store_path)}</code>"])
+    rows.append(["sweep created", _e(sweep.get("created", ""))])
+    return _table(["setting", "value"], rows, set())
+
+
+def _warnings_html(warnings: Sequence[ReportWarning]) -> str:
+    if not warnings:
+        return '<p class="ok">No warnings: no run diverged or overfitted, no pitfall found.</p>'
+    out = []
+    for w in warnings:
+        bad = " bad" if w.id == "diverged" else ""
+        fix = f"<br>Suggested spec: <code>{_e(w.fix)}</code>" if w.fix else ""
+        out.append(
+            f'<div class="warn{bad}"><span class="id">{_e(w.id)}</span><strong>{_e(w.label)}</strong>'
+            f" &ndash; {_e(w.message)}{fix}</div>"
+        )
+    return "\n".join(out)
+
+
+def _seed_table(runs: Sequence[Mapping[str, Any]], histories: Mapping[int, list]) -> str:
+    rows = []
+    for r in runs:
+        h = histories.get(r["id"]) or [{}]
+        last = h[-1]
+        rows.append(
+            [
+                str(r["seed"]),
+                _e(r["status"]),
+                f"{r['epochs_done']}/{r['epochs']}",
+                _num(last.get("val_loss")),
+                _num(last.get("val_acc")),
+                _num(last.get("train_loss")),
+                f"{r['seconds']:.1f}",
+            ]
+        )
+    head = [
+        "seed",
+        "status",
+        "epochs",
+        "final val loss",
+        "final val acc",
+        "final train loss",
+        "seconds",
+    ]
+    return _table(head, rows, {0, 2, 3, 4, 5, 6})
+
+
+def _safe_name(sweep: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", sweep).strip("._") or "sweep"
+
+
+def write_report(
+    store: RunStore | str | os.PathLike,
+    sweep: str,
+    out_dir: str | os.PathLike,
+    *,
+    metric: str = "val_acc",
+    baseline: str | None = None,
+) -> Path:
+    """Write the report of ``sweep`` to ``out_dir/<sweep>.html`` and return its path.
+
+    ``store`` is a :class:`RunStore` or the path of one; ``metric`` and ``baseline`` are passed to
+    :func:`schedlab.lab.stats.rank`.  Raises ``ValueError`` for an unknown sweep (listing the
+    known ones).
+    """
+    if isinstance(store, (str, os.PathLike)):
+        if not Path(store).is_file():
+            raise ValueError(
+                f"report: store must be an existing run store file; got {str(store)!r}"
+            )
+        with RunStore(store) as opened:
+            return write_report(opened, sweep, out_dir, metric=metric, baseline=baseline)
+    page = render_report(store, sweep, metric=metric, baseline=baseline)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{_safe_name(sweep)}.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def render_report(
+    store: RunStore, sweep: str, *, metric: str = "val_acc", baseline: str | None = None
+) -> str:
+    """The report of ``sweep`` as an HTML string (see :func:`write_report`)."""
+    info = store.sweep(sweep)
+    ranking = rank(store, sweep, metric=metric, baseline=baseline)
+    runs = [r for r in store.runs(sweep) if r["status"] in DONE]
+    histories = {r["id"]: store.epochs(r["id"]) for r in runs}
+    by_label: dict[str, list[Mapping[str, Any]]] = {}
+    for r in runs:
+        if histories[r["id"]]:
+            by_label.setdefault(r["label"], []).append(r)
+    colors = {row.label: plots.color(i) for i, row in enumerate(ranking.rows)}
+
+    config = info["config"].get("config", {})
+    findings: dict[str, list] = {}
+    warnings: list[ReportWarning] = []
+    first_lrs: dict[str, Any] = {}
+    for row in ranking.rows:
+        first = by_label[row.label][0]
+        first_lrs[row.label] = store.step_lrs(first["id"])
+        spe = steps_per_epoch(first, len(first_lrs[row.label]))
+        findings[row.label] = pitfalls(row.schedule, run_context(config, spe)) if config else []
+        warnings.extend(warnings_for(row, findings[row.label]))
+
+    groups = {row.label: [histories[r["id"]] for r in by_label[row.label]] for row in ranking.rows}
+    parts = [
+        f"<h1>schedlab report: {_e(sweep)}</h1>",
+        f'<p class="meta">{_e(config.get("dataset", ""))} · {_e(config.get("model", ""))} · '
+        f"{_e(config.get('optimizer', ''))} · {len(ranking.rows)} schedules · "
+        f"{len(runs)} finished runs · generated "
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by schedlab {__version__}</p>",
+        "<h2>Recommendation</h2>",
+        '<div class="rec">'
+        + "".join(f"<p>{_md(s)}</p>" for s in recommendation(ranking, findings))
+        + "</div>",
+    ]
+    if ranking.incomplete:
+        parts.append(
+            f'<p class="warn">{ranking.incomplete} run(s) of this sweep are not finished and are '
+            "left out; resume the sweep to include them.</p>"
+        )
+    parts += [
+        "<h2>Ranking</h2>",
+        f'<p class="meta">By mean final {_e(METRIC_NAMES.get(ranking.metric, ranking.metric))} '
+        f"over seeds, 95% Student-t intervals; paired differences against the baseline "
+        f"{_e(ranking.baseline or '(none)')}; target {_num(ranking.target)} "
+        f"({_e(ranking.target_source)}).</p>",
+        _ranking_table(ranking, colors),
+    ]
+    if groups:
+        parts += [
+            "<h2>Comparison</h2>",
+            '<p class="meta">Mean over seeds, band = ± one standard deviation.</p>',
+            _img(
+                plots.plot_comparison(groups),
+                "comparison of validation loss, validation "
+                "accuracy and learning rate across schedules",
+            ),
+        ]
+    parts += [
+        "<h2>Warnings</h2>",
+        _warnings_html(warnings),
+        "<h2>Configuration</h2>",
+        _config_table(info, store.path),
+        "<h2>Schedules in detail</h2>",
+    ]
+    for row in ranking.rows:
+        members = by_label[row.label]
+        parts += [
+            f'<h3 id="s-{_e(_safe_name(row.label))}"><span class="swatch" '
+            f'style="background:{colors[row.label]}"></span>{_e(row.label)}</h3>',
+            f"<p><code>{_e(row.schedule)}</code></p>",
+            _img(
+                plots.plot_run(groups[row.label], step_lrs=first_lrs[row.label]),
+                f"training curves of {row.label}",
+            ),
+            _seed_table(members, histories),
+        ]
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>schedlab report: {_e(sweep)}</title><style>{_CSS}</style></head>"
+        f"<body><main>\n{body}\n</main></body></html>\n"
+    )

@@ -1,0 +1,317 @@
+"""Matplotlib figures (Agg backend, no display needed): schedule curves, run curves, comparisons.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (so nothing
+is kept in a global registry and nothing needs a display); :func:`figure_bytes` renders one as PNG
+or SVG for files and for embedding in the HTML report.
+
+Run data uses the :class:`schedlab.lab.store.RunStore` shapes: a run's history is a list of epoch
+dicts with ``epoch`` (0-based), ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` and ``lr``
+(accuracies may be ``None`` for regression).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from schedlab.schedules import from_spec
+
+History = Sequence[Mapping[str, Any]]
+FORMATS = ("png", "svg")
+_COLORS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+]
+_LR_COLOR = "#555555"
+
+
+def color(i: int) -> str:
+    """The i-th colour of the palette (the same schedule keeps its colour across figures)."""
+    return _COLORS[i % len(_COLORS)]
+
+
+def _figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    for ax in axes:
+        ax.grid(True, alpha=0.3, linewidth=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+    return fig, axes
+
+
+def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
+    """``fig`` rendered as ``png`` (100 dpi) or ``svg`` bytes."""
+    if fmt not in FORMATS:
+        raise ValueError(f"figure format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, metadata={"Software": None} if fmt == "png" else {"Date": None})
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: Any) -> None:
+    """Write ``fig`` to ``path``; the format comes from the suffix (``.png`` or ``.svg``)."""
+    fmt = str(path).rsplit(".", 1)[-1].lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"out must end in .png or .svg; got {str(path)!r}")
+    with open(path, "wb") as fh:
+        fh.write(figure_bytes(fig, fmt))
+
+
+# --- schedule curves --------------------------------------------------------------------------------
+
+
+def plot_schedules(
+    specs: Sequence[Any],
+    steps: int,
+    *,
+    steps_per_epoch: int | None = None,
+    log: bool = False,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Learning-rate curves of ``specs`` over ``t = 0 .. steps-1`` (steps in the schedule's unit).
+
+    ``steps_per_epoch`` adds a top axis in epochs (``epoch = t / steps_per_epoch``); ``log`` uses a
+    logarithmic rate axis (zero rates are then not drawn); ``labels`` default to the spec text.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"plot_schedules: steps must be a positive integer; got {steps!r}")
+    if steps_per_epoch is not None and (
+        isinstance(steps_per_epoch, bool)
+        or not isinstance(steps_per_epoch, int)
+        or steps_per_epoch < 1
+    ):
+        raise ValueError(
+            f"plot_schedules: steps_per_epoch must be a positive integer; got {steps_per_epoch!r}"
+        )
+    if not specs:
+        raise ValueError("plot_schedules: specs must name at least one schedule; got none")
+    schedules = [from_spec(s) for s in specs]
+    if labels is not None and len(labels) != len(schedules):
+        raise ValueError(
+            f"plot_schedules: labels must have one entry per spec ({len(schedules)}); "
+            f"got {len(labels)}"
+        )
+    if labels is None:
+        labels = [
+            s.strip() if isinstance(s, str) else repr(b)
+            for s, b in zip(specs, schedules, strict=True)
+        ]
+    names = list(labels)
+    fig, (ax,) = _figure(8.0, 4.2)
+    t = np.arange(steps, dtype=np.float64)
+    for i, (schedule, name) in enumerate(zip(schedules, names, strict=True)):
+        y = schedule(t)
+        if log:
+            y = np.where(y > 0, y, np.nan)
+        kw = {"marker": "o", "markersize": 3} if steps <= 40 else {}
+        ax.plot(t, y, color=color(i), linewidth=1.8, label=_short(name), **kw)
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.set_xlim(0, max(steps - 1, 1))
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    if steps_per_epoch:
+        top = ax.secondary_xaxis(
+            "top", functions=(lambda x: x / steps_per_epoch, lambda e: e * steps_per_epoch)
+        )
+        top.set_xlabel("epoch")
+    fig.legend(
+        loc="outside lower center", ncols=2 if len(names) > 3 else 1, fontsize=8, frameon=False
+    )
+    ax.set_title(title or "Learning-rate schedules", fontsize=11)
+    return fig
+
+
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --- run curves -------------------------------------------------------------------------------------
+
+
+def _column(history: History, key: str) -> np.ndarray:
+    return np.array([np.nan if r.get(key) is None else float(r[key]) for r in history], dtype=float)
+
+
+def _has(history: History, key: str) -> bool:
+    return bool(np.isfinite(_column(history, key)).any())
+
+
+def _lr_axis(ax: Axes, x: np.ndarray, lr: np.ndarray) -> Any:
+    twin = ax.twinx()
+    (line,) = twin.plot(
+        x, lr, color=_LR_COLOR, linestyle="--", linewidth=1.2, drawstyle="steps-post"
+    )
+    twin.set_ylabel("learning rate", color=_LR_COLOR)
+    twin.tick_params(axis="y", colors=_LR_COLOR, labelsize=8)
+    twin.set_ylim(bottom=0)
+    twin.spines[["top"]].set_visible(False)
+    line.set_label("learning rate")
+    return line
+
+
+def plot_run(
+    runs: History | Sequence[History],
+    *,
+    step_lrs: np.ndarray | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One schedule: train/val loss (left) and accuracy (right, if any) against epochs completed,
+    the learning rate (dashed, right axis) drawn over the same epochs.
+
+    ``runs`` is one run's history or several (seeds): then each curve is the seeds' mean with a
+    band of +- one standard deviation.  With ``step_lrs`` (the rate at every optimizer step of a
+    run) the rate is drawn per step; otherwise one rate per epoch.
+    """
+    group = [runs] if runs and isinstance(runs[0], Mapping) else list(runs)  # type: ignore[list-item]
+    if not group or any(not h for h in group):
+        raise ValueError(
+            "plot_run: runs must hold at least one epoch of at least one run; got none"
+        )
+    acc = any(_has(h, "train_acc") or _has(h, "val_acc") for h in group)
+    fig, axes = _figure(10.0 if acc else 5.5, 3.6, 2 if acc else 1)
+    length = max(len(h) for h in group)
+    if step_lrs is not None and len(step_lrs) > 0:
+        lr_y = np.asarray(step_lrs, dtype=float)
+        lr_x = np.arange(len(lr_y)) * len(group[0]) / len(lr_y)
+    else:
+        lr_y = _column(group[0], "lr")
+        lr_x = np.arange(len(lr_y), dtype=float)
+    lr_x, lr_y = np.append(lr_x, len(group[0])), np.append(lr_y, lr_y[-1])
+    panels = [("loss", "train_loss", "val_loss")]
+    if acc:
+        panels.append(("accuracy", "train_acc", "val_acc"))
+    for ax, (name, train_key, val_key) in zip(axes, panels, strict=True):
+        for i, (split, key) in enumerate((("train", train_key), ("val", val_key))):
+            x, mean, low, high = _band(group, key)
+            ax.plot(x, mean, color=color(i), marker="o", markersize=3, linewidth=1.6,
+                    label=f"{split} {name}")  # fmt: skip
+            if len(group) > 1:
+                ax.fill_between(x, low, high, color=color(i), alpha=0.18, linewidth=0)
+        ax.set_xlabel("epochs completed")
+        ax.set_ylabel(name)
+        ax.set_xlim(0, length + 0.2)
+        lr_line = _lr_axis(ax, lr_x, lr_y)
+        handles, names = ax.get_legend_handles_labels()
+        ax.legend([*handles, lr_line], [*names, "learning rate"], fontsize=8, frameon=False,
+                  loc="center right")  # fmt: skip
+    if title:
+        fig.suptitle(_short(title, 110), fontsize=10)
+    return fig
+
+
+def _band(
+    runs: Sequence[History], key: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(epochs, mean, low, high) of ``key`` over seeds; the band is mean +- one std (NaNs skipped)."""
+    length = max(len(r) for r in runs)
+    data = np.full((len(runs), length), np.nan)
+    for i, run in enumerate(runs):
+        data[i, : len(run)] = _column(run, key)
+    with warnings.catch_warnings():  # epochs no seed reached: 'Mean of empty slice'
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(data, axis=0)
+        std = np.nanstd(data, axis=0) if len(runs) > 1 else np.zeros(length)
+    return np.arange(1, length + 1), mean, mean - std, mean + std
+
+
+COMPARE_METRICS = (
+    ("val_loss", "validation loss"),
+    ("val_acc", "validation accuracy"),
+    ("lr", "learning rate"),
+)
+
+
+def plot_comparison(
+    groups: Mapping[str, Sequence[History]],
+    *,
+    metrics: Sequence[tuple[str, str]] = COMPARE_METRICS,
+    log_loss: bool = False,
+) -> Figure:
+    """Schedules side by side, one panel per metric; each schedule is its seeds' mean line with a
+    band of +- one standard deviation over seeds.  ``groups`` maps a label to its runs' histories.
+    """
+    if not groups or any(not runs for runs in groups.values()):
+        raise ValueError("plot_comparison: groups must map each label to at least one run history")
+    shown = [(k, n) for k, n in metrics if any(_has(r, k) for rs in groups.values() for r in rs)]
+    fig, axes = _figure(4.2 * len(shown), 3.8, len(shown))
+    for ax, (key, name) in zip(axes, shown, strict=True):
+        for i, (label, runs) in enumerate(groups.items()):
+            x, mean, low, high = _band(runs, key)
+            ax.plot(x, mean, color=color(i), linewidth=1.8, label=_short(label, 40))
+            if len(runs) > 1:
+                ax.fill_between(x, low, high, color=color(i), alpha=0.18, linewidth=0)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        if key in ("val_loss", "lr") and (log_loss or _wide(groups, key)):
+            ax.set_yscale("log")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=min(len(labels), 4),
+        fontsize=8,
+        frameon=False,
+    )
+    return fig
+
+
+def _wide(groups: Mapping[str, Sequence[History]], key: str, ratio: float = 30.0) -> bool:
+    """Whether the positive values of ``key`` span more than ``ratio``: then a log axis reads better."""
+    values = np.concatenate([_column(r, key) for runs in groups.values() for r in runs])
+    values = values[np.isfinite(values) & (values > 0)]
+    return bool(values.size and values.max() > ratio * values.min())
+
+
+# --- LR range test ----------------------------------------------------------------------------------
+
+
+def plot_lr_finder(
+    lrs: np.ndarray,
+    losses: np.ndarray,
+    *,
+    raw_losses: np.ndarray | None = None,
+    suggestions: Mapping[str, float] | None = None,
+) -> Figure:
+    """Smoothed loss against the (log-scale) learning rate, with the suggested rates marked."""
+    lrs, losses = np.asarray(lrs, float), np.asarray(losses, float)
+    fig, (ax,) = _figure(7.0, 4.0)
+    if raw_losses is not None:
+        ax.plot(lrs, raw_losses, color=color(0), alpha=0.25, linewidth=1, label="loss")
+    ax.plot(lrs, losses, color=color(0), linewidth=2, label="smoothed loss")
+    for i, (name, value) in enumerate((suggestions or {}).items()):
+        ax.axvline(
+            value, color=color(i + 1), linestyle="--", linewidth=1.3, label=f"{name}: {value:.2e}"
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    finite = losses[np.isfinite(losses)]
+    if finite.size:  # the diverging tail would squash the interesting part: cut at 1.5x the start
+        low, high = float(finite.min()), min(float(finite.max()), 1.5 * float(finite[0]))
+        pad = 0.05 * max(high - low, 1e-12)
+        ax.set_ylim(low - pad, high + pad)
+    ax.set_xlim(float(lrs[0]), float(lrs[-1]))
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title("LR range test", fontsize=11)
+    return fig

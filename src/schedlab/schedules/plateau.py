@@ -1,0 +1,310 @@
+"""Reduce-on-plateau: an adaptive rate policy driven by a metric, with an optional warmup.
+
+Not a :class:`Schedule` (its value depends on the metrics seen), but a small, explicit state machine
+with PyTorch ``ReduceLROnPlateau`` semantics, bit for bit, except for non-finite metrics (a NaN or
+±inf metric counts as no improvement and warns; PyTorch would make ``-inf`` the best in ``min`` mode).
+
+One :meth:`Plateau.update` is one observation of the metric (usually once per epoch):
+
+1. *improvement*: ``metric < best * (1 - threshold)`` (``min``/``rel``), ``metric < best - threshold``
+   (``min``/``abs``), ``metric > best * (1 + threshold)`` (``max``/``rel``) or
+   ``metric > best + threshold`` (``max``/``abs``); an improvement sets ``best`` and clears the count
+   of bad updates, anything else adds one;
+2. during a cooldown (``cooldown`` updates after each reduction) and during the warmup the bad count
+   is reset to 0;
+3. when the bad count exceeds ``patience``: ``rate = max(rate * factor, min_lr)`` unless that lowers
+   it by ``eps`` or less; then the cooldown starts and the count is cleared.
+
+Warmup (which PyTorch cannot combine with ``ReduceLROnPlateau``): for the first ``warmup_steps`` the
+rate ramps linearly from ``warmup_start_lr`` to ``lr`` (``schedlab.linear``); the clock advances by
+one per :meth:`Plateau.update` (``warmup_unit="update"``) or per :meth:`Plateau.tick`
+(``warmup_unit="step"``, one tick per optimizer iteration). Metrics seen during the warmup can set
+``best`` but never count as bad, so no reduction happens before the warmup ends.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from schedlab.schedules import params as p
+from schedlab.schedules.base import Schedule, _bind
+from schedlab.schedules.decays import linear
+from schedlab.schedules.spec import _build, from_spec, parse_spec
+
+KIND = "plateau"
+STATE_FORMAT = "schedlab.plateau"
+STATE_VERSION = 1
+_STATE_KEYS = ("rate", "best", "bad_updates", "cooldown_left", "updates", "warmup_clock")
+
+
+def _factor(kind: str, name: str, value: Any) -> float:
+    if not p._is_real(value) or not 0 <= value < 1:
+        raise p.fail(kind, name, "a number in [0, 1)", value)
+    return float(value)
+
+
+_CHECKS = {
+    "lr": p.rate,
+    "mode": p.choice("min", "max"),
+    "factor": _factor,
+    "patience": p.count,
+    "threshold": p.rate,
+    "threshold_mode": p.choice("rel", "abs"),
+    "cooldown": p.count,
+    "min_lr": p.rate,
+    "eps": p.rate,
+    "warmup_steps": p.count,
+    "warmup_start_lr": p.rate,
+    "warmup_unit": p.choice("update", "step"),
+}
+
+
+class Plateau:
+    """Reduce the rate by ``factor`` when a metric stops improving (PyTorch ``ReduceLROnPlateau``).
+
+    Args:
+        lr: the starting rate (after the warmup, if any).
+        mode: ``"min"`` (lower metric is better) or ``"max"``.
+        factor: multiplier applied at each reduction, in [0, 1).
+        patience: number of bad updates tolerated; the rate drops at bad update ``patience + 1``.
+        threshold, threshold_mode: how much better counts as an improvement (see module doc).
+        cooldown: updates after a reduction during which bad updates are not counted.
+        min_lr: the rate never goes below this.
+        eps: reductions smaller than this are skipped.
+        warmup_steps: length of the linear warmup from ``warmup_start_lr`` to ``lr`` (0: none),
+            counted in updates or ticks (``warmup_unit``).
+
+    >>> pl = Plateau(1.0, patience=1, factor=0.5)
+    >>> [pl.update(m) for m in (3.0, 2.0, 2.5, 2.5, 2.5)]
+    [1.0, 1.0, 1.0, 0.5, 0.5]
+    """
+
+    __slots__ = (
+        "_bad_updates", "_best", "_cfg", "_cooldown", "_cooldown_left", "_eps", "_factor", "_lr",
+        "_min_lr", "_mode_min", "_patience", "_per_update_warmup", "_ramp", "_rate", "_rel",
+        "_rel_eps", "_threshold", "_updates", "_warmup_clock", "_warmup_steps",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        lr: float,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        eps: float = 1e-8,
+        warmup_steps: int = 0,
+        warmup_start_lr: float = 0.0,
+        warmup_unit: str = "update",
+    ) -> None:
+        given = locals()
+        cfg = {name: check(KIND, name, given[name]) for name, check in _CHECKS.items()}
+        self._cfg = cfg
+        self._lr: float = cfg["lr"]
+        self._mode_min = cfg["mode"] == "min"
+        self._rel = cfg["threshold_mode"] == "rel"
+        self._threshold: float = cfg["threshold"]
+        # PyTorch's relative thresholds: best * (1 - threshold) (min) or best * (threshold + 1) (max)
+        self._rel_eps = 1.0 - self._threshold if self._mode_min else self._threshold + 1.0
+        self._per_update_warmup = cfg["warmup_unit"] == "update"
+        self._factor: float = cfg["factor"]
+        self._patience: int = cfg["patience"]
+        self._cooldown: int = cfg["cooldown"]
+        self._min_lr: float = cfg["min_lr"]
+        self._eps: float = cfg["eps"]
+        self._warmup_steps: int = cfg["warmup_steps"]
+        self._ramp: Schedule | None = (
+            linear(cfg["warmup_start_lr"], self._lr, self._warmup_steps)
+            if self._warmup_steps
+            else None
+        )
+        self._rate = self._lr
+        self._best = math.inf if self._mode_min else -math.inf
+        self._bad_updates = 0
+        self._cooldown_left = 0
+        self._updates = 0
+        self._warmup_clock = 0
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def lr(self) -> float:
+        """The current rate (the warmup ramp while warming up)."""
+        if self._warmup_clock < self._warmup_steps:
+            return self._ramp(self._warmup_clock)  # type: ignore[misc]
+        return self._rate
+
+    @property
+    def best(self) -> float:
+        """The best metric seen so far (``inf`` or ``-inf`` before the first finite one)."""
+        return self._best
+
+    @property
+    def warming_up(self) -> bool:
+        """Whether the warmup is still running."""
+        return self._warmup_clock < self._warmup_steps
+
+    def spec(self) -> dict[str, Any]:
+        """The configuration as a JSON-serializable dict ``{"kind": "plateau", ...}``."""
+        return {"kind": KIND, **self._cfg}
+
+    # -- advancing -----------------------------------------------------------------------------
+    def update(self, metric: Any) -> float:
+        """Observe one metric value (a number or a 0-d tensor); return the rate after it."""
+        current = metric if type(metric) is float else _to_float(metric)
+        warming = self._warmup_clock < self._warmup_steps
+        self._updates += 1
+        if current - current == 0.0:  # finite (NaN and +-inf give NaN)
+            best = self._best
+            if self._mode_min:
+                improved = current < (best * self._rel_eps if self._rel else best - self._threshold)
+            else:
+                improved = current > (best * self._rel_eps if self._rel else best + self._threshold)
+        else:
+            warnings.warn(
+                f"plateau: metric is {current!r}; counted as no improvement",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            improved = False
+        if improved:
+            self._best = current
+            bad = 0
+        else:
+            bad = self._bad_updates + 1
+        if self._cooldown_left > 0:
+            self._cooldown_left -= 1
+            bad = 0
+        if warming:
+            bad = 0
+            if self._per_update_warmup:
+                self._warmup_clock += 1
+        if bad > self._patience:
+            new = max(self._rate * self._factor, self._min_lr)
+            if self._rate - new > self._eps:
+                self._rate = new
+            self._cooldown_left = self._cooldown
+            bad = 0
+        self._bad_updates = bad
+        if warming:
+            return self.lr
+        return self._rate
+
+    def tick(self, steps: int = 1) -> float:
+        """Advance a ``warmup_unit="step"`` warmup by ``steps`` optimizer iterations; return the rate.
+
+        After the warmup, ticks change nothing.
+        """
+        if self._cfg["warmup_unit"] != "step":
+            raise ValueError(
+                "plateau: tick() advances a warmup with warmup_unit='step', "
+                f"got warmup_unit={self._cfg['warmup_unit']!r}"
+            )
+        p.count(KIND, "steps", steps)
+        self._warmup_clock = min(self._warmup_clock + steps, self._warmup_steps)
+        return self.lr
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """An explicit, versioned payload: the spec and the counters (JSON-serializable)."""
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "spec": self.spec(),
+            "rate": self._rate,
+            "best": self._best,
+            "bad_updates": self._bad_updates,
+            "cooldown_left": self._cooldown_left,
+            "updates": self._updates,
+            "warmup_clock": self._warmup_clock,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore counters saved by :meth:`state_dict`; the saved spec must equal this one."""
+        if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
+            raise ValueError(f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"plateau: state version must be {STATE_VERSION}, got {state.get('version')!r}"
+            )
+        missing = [k for k in (*_STATE_KEYS, "spec") if k not in state]
+        if missing:
+            raise ValueError(f"plateau: state is missing keys {missing}")
+        saved = dict(state["spec"])
+        if saved != self.spec():
+            diff = sorted(k for k in {*saved, *self.spec()} if saved.get(k) != self.spec().get(k))
+            raise ValueError(
+                f"plateau: state was saved from a plateau with different parameters {diff}: "
+                f"saved {saved}, this one {self.spec()} (use Plateau.from_state_dict)"
+            )
+        self._rate = float(state["rate"])
+        self._best = float(state["best"])
+        self._bad_updates = int(state["bad_updates"])
+        self._cooldown_left = int(state["cooldown_left"])
+        self._updates = int(state["updates"])
+        self._warmup_clock = int(state["warmup_clock"])
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> Plateau:
+        """Rebuild a plateau, configuration and counters, from :meth:`state_dict`'s payload."""
+        if not isinstance(state, Mapping) or not isinstance(state.get("spec"), Mapping):
+            raise ValueError(f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}")
+        spec = dict(state["spec"])
+        spec.pop("kind", None)
+        plateau = cls(**spec)
+        plateau.load_state_dict(state)
+        return plateau
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Plateau):
+            return NotImplemented
+        return self.state_dict() == other.state_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._cfg.items())
+        return f"plateau({args})"
+
+
+def _to_float(metric: Any) -> float:
+    if isinstance(metric, (bool, str, bytes)):
+        raise ValueError(f"plateau: metric must be a number, got {metric!r}")
+    try:
+        return float(metric)
+    except (TypeError, ValueError):
+        raise ValueError(f"plateau: metric must be a number, got {metric!r}") from None
+
+
+_SIGNATURE = inspect.signature(Plateau.__init__).replace(
+    parameters=list(inspect.signature(Plateau.__init__).parameters.values())[1:]
+)
+
+
+def plateau(*args: Any, **kwargs: Any) -> Plateau:
+    """Build a :class:`Plateau` from positional/keyword arguments with spec-style errors."""
+    return Plateau(**_bind(KIND, _SIGNATURE, args, kwargs))
+
+
+def policy_from_spec(spec: Any) -> Schedule | Plateau:
+    """Build a :class:`Schedule` or a :class:`Plateau` from any spec.
+
+    Accepts what :func:`schedlab.from_spec` accepts plus the ``plateau`` kind in every form:
+    ``{"kind": "plateau", "lr": 0.1, "patience": 5}``, its JSON/YAML text, or
+    ``"plateau(lr=0.1, patience=5)"``. A :class:`Plateau` or :class:`Schedule` is returned as is.
+
+    >>> policy_from_spec("plateau(0.1, patience=5)").spec()["patience"]
+    5
+    """
+    if isinstance(spec, (Schedule, Plateau)):
+        return spec
+    if isinstance(spec, (Mapping, str)):
+        kind, args, kwargs = parse_spec(spec)
+        return plateau(*args, **kwargs) if kind == KIND else _build(kind, args, kwargs)
+    return from_spec(spec)

@@ -1,0 +1,82 @@
+"""Stacked models: per-member initialisation, forward and gradients equal the single torch.nn model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from schedlab.lab.config import MODELS
+from schedlab.lab.models import StackedModel, build_model
+
+torch.set_num_threads(1)
+
+SHAPES = {"mlp": (1, 28, 28), "mlp2": (1, 28, 28), "cnn": (3, 32, 32), "vit": (1, 8, 8), "linear": (10,)}
+SEEDS = (0, 7, 2**40)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_members_equal_the_single_model_seeded(name):
+    shape, classes = SHAPES[name], 10
+    stacked = StackedModel(name, shape, classes, SEEDS)
+    assert stacked.size == 3
+    singles = []
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        singles.append(build_model(name, shape, classes))
+    for k, single in enumerate(singles):
+        expected = single.state_dict()
+        got = stacked.member_parameters(k)
+        assert list(got) == list(expected)
+        for key in expected:
+            assert torch.equal(got[key], expected[key]), (name, k, key)
+    assert stacked.num_parameters() == sum(p.numel() for p in singles[0].parameters())
+
+    # forward on member-wise and on shared inputs, and the gradients of a per-member loss
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 5, *shape, generator=gen)
+    y = torch.randint(0, classes, (3, 5), generator=gen)
+    out = stacked.forward(x)
+    shared = stacked.forward_shared(x[0])
+    assert out.shape == shared.shape == (3, 5, classes)
+    losses = F.cross_entropy(out.reshape(15, classes), y.reshape(15), reduction="none").view(3, 5)
+    grads = torch.autograd.grad(losses.mean(dim=1).sum(), list(stacked.params.values()))
+    for k, single in enumerate(singles):
+        torch.testing.assert_close(out[k], single(x[k]), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(shared[k], single(x[0]), rtol=1e-5, atol=1e-6)
+        single_grads = torch.autograd.grad(F.cross_entropy(single(x[k]), y[k]), single.parameters())
+        for g, expected in zip(grads, single_grads):
+            torch.testing.assert_close(g[k], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_mnist_mlp_is_784_128_10():
+    model = build_model("mlp", (1, 28, 28), 10)
+    assert [tuple(p.shape) for p in model.parameters()] == [(128, 784), (128,), (10, 128), (10,)]
+    assert sum(p.numel() for p in model.parameters()) == 101_770
+    two = build_model("mlp2", (1, 28, 28), 10)
+    assert [tuple(p.shape) for p in two.parameters()][::2] == [(256, 784), (128, 256), (10, 128)]
+    assert build_model("linear", (10,), 0)(torch.zeros(4, 10)).shape == (4, 1)
+
+
+def test_global_rng_is_left_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    StackedModel("cnn", (1, 8, 8), 10, [1, 2])
+    assert torch.equal(torch.rand(2), expected)
+
+
+def test_bad_models_are_value_errors():
+    with pytest.raises(ValueError, match="model must be one of mlp, mlp2, cnn, vit, linear; got 'resnet'"):
+        build_model("resnet", (1, 28, 28), 10)
+    with pytest.raises(ValueError, match=r"model 'vit' needs an image input_shape \(C, H, W\); got \(10,\)"):
+        build_model("vit", (10,), 2)
+    with pytest.raises(ValueError, match="divisible by 4; got input_shape"):
+        build_model("vit", (1, 30, 30), 2)
+    with pytest.raises(ValueError, match="at least 4x4"):
+        build_model("cnn", (1, 2, 2), 2)
+    with pytest.raises(ValueError, match="seeds must name at least one member"):
+        StackedModel("mlp", (4,), 2, [])
+    stacked = StackedModel("mlp", (4,), 2, [1])
+    with pytest.raises(ValueError, match="differing keys"):
+        stacked.load_member_parameters(0, {"1.weight": torch.zeros(128, 4)})

@@ -1,0 +1,89 @@
+"""Batched SGD/Adam with a rate per member equal torch.optim.SGD/Adam run on each member alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schedlab.lab.optim import BatchedAdam, BatchedSGD, make_optimizer
+
+torch.set_num_threads(1)
+
+K = 3
+SHAPES = {"w": (4, 5), "b": (5,)}
+
+
+def _run(optimizer: str, hyper: dict, rates: list[list[float]], seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    init = {n: torch.randn(K, *s, generator=gen) for n, s in SHAPES.items()}
+    grads = [{n: torch.randn(K, *s, generator=gen) for n, s in SHAPES.items()} for _ in rates]
+    stacked = {n: t.clone().requires_grad_() for n, t in init.items()}
+    batched = make_optimizer(optimizer, stacked, momentum=hyper.get("momentum", 0.0),
+                             weight_decay=hyper["weight_decay"])
+    active = torch.ones(K, dtype=torch.bool)
+    for step, lrs in enumerate(rates):
+        batched.step([grads[step][n] for n in SHAPES], torch.tensor(lrs, dtype=torch.float64), active)
+    for k in range(K):
+        params = [init[n][k].clone().requires_grad_() for n in SHAPES]
+        cls = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+        ref = cls(params, lr=0.0, **hyper)
+        for step, lrs in enumerate(rates):
+            for p, n in zip(params, SHAPES):
+                p.grad = grads[step][n][k].clone()
+            ref.param_groups[0]["lr"] = lrs[k]
+            ref.step()
+        for p, n in zip(params, SHAPES):
+            torch.testing.assert_close(stacked[n][k].detach(), p.detach(), rtol=1e-6, atol=1e-7)
+    return batched
+
+
+rates_st = st.lists(
+    st.lists(st.floats(0.0, 1.0, allow_subnormal=False), min_size=K, max_size=K), min_size=1, max_size=5
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    momentum=st.sampled_from([0.0, 0.5, 0.9]),
+    weight_decay=st.sampled_from([0.0, 1e-2]),
+    rates=rates_st,
+    seed=st.integers(0, 2**31),
+)
+def test_sgd_equals_torch_sgd_per_member(momentum, weight_decay, rates, seed):
+    _run("sgd", {"momentum": momentum, "weight_decay": weight_decay}, rates, seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(weight_decay=st.sampled_from([0.0, 1e-2]), rates=rates_st, seed=st.integers(0, 2**31))
+def test_adam_equals_torch_adam_per_member(weight_decay, rates, seed):
+    batched = _run("adam", {"weight_decay": weight_decay}, rates, seed)
+    assert batched.member_state(1)["step"] == len(rates)
+
+
+@pytest.mark.parametrize("cls", [BatchedSGD, BatchedAdam])
+def test_inactive_members_do_not_move_even_with_nan_gradients(cls):
+    p = torch.randn(K, 4, requires_grad=True)
+    before = p.detach().clone()
+    opt = cls({"p": p}, weight_decay=0.1)
+    grad = torch.randn(K, 4)
+    grad[1] = float("nan")
+    opt.step([grad], torch.full((K,), 0.1, dtype=torch.float64), torch.tensor([True, False, True]))
+    assert torch.equal(p[1].detach(), before[1])
+    assert not torch.equal(p[0].detach(), before[0]) and torch.isfinite(p).all()
+
+
+def test_member_state_round_trip_and_errors():
+    p = torch.randn(K, 2, requires_grad=True)
+    opt = BatchedAdam({"p": p})
+    opt.step([torch.ones(K, 2)], torch.full((K,), 0.1, dtype=torch.float64), torch.ones(K, dtype=torch.bool))
+    state = opt.member_state(2)
+    assert state["step"] == 1 and set(state["state"]["p"]) == {"exp_avg", "exp_avg_sq"}
+    other = BatchedAdam({"p": torch.zeros(K, 2, requires_grad=True)})
+    other.load_member_state(0, state)
+    assert torch.equal(other.state["p"]["exp_avg"][0], opt.state["p"]["exp_avg"][2])
+    with pytest.raises(ValueError, match="optimizer state must hold"):
+        BatchedSGD({"p": p}, momentum=0.9).load_member_state(0, state)
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam; got 'rmsprop'"):
+        make_optimizer("rmsprop", {"p": p}, momentum=0.0, weight_decay=0.0)
