@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## The main job: compare schedules by real training on the bundled data, ending in a report.
 compare: $(STAMP)
-	$(BIN)/python examples/show_schedules.py
+	$(BIN)/schedlab compare --config examples/quick.yaml
 
 ## System packages the tests drive for real (headless Chromium renders the HTML report).
 system-deps:

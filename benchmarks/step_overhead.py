@@ -24,8 +24,7 @@ import torch
 from torch.optim import lr_scheduler as tl
 
 import schedlab
-from schedlab.adapters.torch import ScheduleLR
-from schedlab.adapters.torch_plateau import PlateauLR
+from schedlab.adapters.torch import PlateauLR, ScheduleLR
 
 TARGET = 0.5
 LR = 0.1

@@ -9,9 +9,12 @@ every epoch, at batch sizes 64 and 256.
   model, ``torch.optim.SGD``, a shuffling ``DataLoader``, the rate set per epoch, a validation pass.
 
 Both see the same data orders and initialisations, so their final validation losses must agree
-(printed as a check).  The machine's matmul rate is measured in the same run (best of a few
-``torch.matmul`` of two float32 N x N matrices, 2 N^3 FLOPs each), and the batched trainer's
-achieved FLOP rate is reported as a fraction of it.
+(printed as a check; float32 rounding differences grow over many high-rate momentum steps).  The
+machine's matmul rate is measured in the same run, right before each batched run (best of a few
+``torch.matmul`` of two float32 2048 x 2048 matrices, 2 N^3 FLOPs each), and the batched trainer's
+achieved FLOP rate is reported as a fraction of it.  On a CPU shared with other jobs wall time
+depends on the neighbours, so rates and speedups are also given per CPU second of this process
+(``time.process_time``; with one torch thread that is the time the work really had the core).
 
 FLOP count (per sample and per model): each Linear(in, out) costs 2*in*out forward and 2*in*out
 for its weight gradient, plus 2*in*out for its input gradient except the first layer (the input
@@ -26,6 +29,7 @@ Usage: ``python benchmarks/sweep.py [--epochs 3] [--batch-sizes 64 256] [--devic
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -64,18 +68,25 @@ def linear_flops(layers: list[tuple[int, int]]) -> tuple[int, int]:
     return 2 * forward + input_grads, forward
 
 
-def matmul_rate(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
-    """Best FLOP/s of a float32 (n x n) @ (n x n) matmul on ``device``."""
+def matmul_rate(device: torch.device, n: int = 2048, repeats: int = 5) -> tuple[float, float]:
+    """Best FLOP/s of a float32 (n x n) @ (n x n) matmul on ``device``: (per wall second, per CPU
+    second of this process; the latter only means something on CPU)."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    best = float("inf")
+    best_wall = best_cpu = float("inf")
     for _ in range(repeats + 1):
-        _sync(device)
-        start = time.perf_counter()
-        torch.matmul(a, b)
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
+        _, wall, cpu = timed(device, torch.matmul, a, b)
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
+    return 2 * n**3 / best_wall, 2 * n**3 / max(best_cpu, 1e-9)
+
+
+def timed(device: torch.device, fn, *args):
+    """``(fn(*args), wall seconds, CPU seconds of this process)``."""
+    _sync(device)
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    _sync(device)
+    return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _sync(device: torch.device) -> None:
@@ -87,10 +98,8 @@ def _reset_peak(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     else:  # Linux: writing 5 resets the VmHWM high-water mark of this process
-        try:
+        with contextlib.suppress(OSError):
             Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            pass
 
 
 def _peak_mib(device: torch.device) -> float:
@@ -105,23 +114,18 @@ def _peak_mib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_batched(config: TrainConfig, ds, members, device) -> tuple[float, np.ndarray]:
-    _sync(device)
-    start = time.perf_counter()
-    trainer = BatchedTrainer(config, ds, members, device=device.type)
-    records = trainer.run()
-    _sync(device)
-    return time.perf_counter() - start, np.array([r.val_loss for r in records[-1]])
+def run_batched(config: TrainConfig, ds, members, device) -> np.ndarray:
+    """Final validation losses of the members trained by one :class:`BatchedTrainer`."""
+    records = BatchedTrainer(config, ds, members, device=device.type).run()
+    return np.array([r.val_loss for r in records[-1]])
 
 
-def run_sequential(config: TrainConfig, ds, members, device) -> tuple[float, np.ndarray]:
+def run_sequential(config: TrainConfig, ds, members, device) -> np.ndarray:
     """The usual PyTorch way: one model after another, each with its DataLoader."""
     x_val = torch.from_numpy(ds.x_val).to(device)
     y_val = torch.from_numpy(ds.y_val).to(device)
     data = TensorDataset(torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train))
     losses = []
-    _sync(device)
-    start = time.perf_counter()
     for member in members:
         schedule = policy_from_spec(member.schedule)
         torch.manual_seed(member.seed)
@@ -147,8 +151,7 @@ def run_sequential(config: TrainConfig, ds, members, device) -> tuple[float, np.
             with torch.no_grad():
                 val_loss = F.cross_entropy(model(x_val), y_val).item()
         losses.append(val_loss)
-    _sync(device)
-    return time.perf_counter() - start, np.array(losses)
+    return np.array(losses)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -156,7 +159,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")
@@ -168,7 +173,6 @@ def main(argv: list[str] | None = None) -> dict:
     members = [Member(s.format(epochs=args.epochs), seed) for s in SCHEDULES for seed in SEEDS]
     train_flops, eval_flops = linear_flops([(784, 128), (128, 10)])
     epoch_flops = len(members) * (len(ds.x_train) * train_flops + len(ds.x_val) * eval_flops)
-    peak = matmul_rate(device)
     machine = (
         torch.cuda.get_device_name(device)
         if device.type == "cuda"
@@ -180,36 +184,46 @@ def main(argv: list[str] | None = None) -> dict:
         "device": device.type,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "load_average": [round(v, 2) for v in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
         "members": len(members),
         "train_samples": len(ds.x_train),
         "val_samples": len(ds.x_val),
         "epochs": args.epochs,
-        "matmul_gflops": peak / 1e9,
+        "flops_per_epoch": epoch_flops,
         "rows": [],
     }
+    total = epoch_flops * args.epochs
     for batch in args.batch_sizes:
         config = TrainConfig(epochs=args.epochs, batch_size=batch, momentum=0.9)
         run_batched(dataclasses.replace(config, epochs=1), ds, members[:2], device)  # warm-up
+        peak_wall, peak_cpu = matmul_rate(device)  # measured next to the run it is compared with
         _reset_peak(device)
-        t_batched, loss_batched = run_batched(config, ds, members, device)
-        mem_batched = _peak_mib(device)
+        loss_batched, wall, cpu = timed(device, run_batched, config, ds, members, device)
         row = {
             "batch_size": batch,
-            "batched_s_per_epoch": t_batched / args.epochs,
-            "batched_gflops": epoch_flops * args.epochs / t_batched / 1e9,
-            "matmul_fraction": epoch_flops * args.epochs / t_batched / peak,
-            "batched_peak_mib": mem_batched,
+            "matmul_gflops": peak_wall / 1e9,
+            "batched_s_per_epoch": wall / args.epochs,
+            "batched_gflops": total / wall / 1e9,
+            "matmul_fraction": total / wall / peak_wall,
+            "batched_peak_mib": _peak_mib(device),
         }
+        if device.type == "cpu":
+            row |= {"batched_cpu_s": cpu, "matmul_fraction_cpu_time": total / cpu / peak_cpu}
         if not args.skip_sequential:
             _reset_peak(device)
-            t_seq, loss_seq = run_sequential(config, ds, members, device)
+            loss_seq, wall_seq, cpu_seq = timed(device, run_sequential, config, ds, members, device)
+            rel = np.abs(loss_batched / loss_seq - 1)
             row |= {
-                "sequential_s_per_epoch": t_seq / args.epochs,
-                "speedup": t_seq / t_batched,
+                "sequential_s_per_epoch": wall_seq / args.epochs,
+                "speedup": wall_seq / wall,
                 "sequential_peak_mib": _peak_mib(device),
-                "max_rel_diff_val_loss": float(np.max(np.abs(loss_batched / loss_seq - 1))),
+                "val_loss_rel_diff_median": float(np.median(rel)),
+                "val_loss_rel_diff_max": float(np.max(rel)),
             }
+            if device.type == "cpu":
+                row |= {"sequential_cpu_s": cpu_seq, "speedup_cpu_time": cpu_seq / cpu}
         result["rows"].append(row)
         print(json.dumps(row), file=sys.stderr)
     print(markdown(result))
@@ -220,30 +234,40 @@ def main(argv: list[str] | None = None) -> dict:
 
 def markdown(result: dict) -> str:
     """The results as a markdown section."""
+    cpu = result["device"] == "cpu"
     lines = [
         f"### Batched sweep benchmark ({result['date']})",
         "",
         f"Machine: {result['machine']} ({result['device']}), torch {result['torch']}, "
-        f"{result['threads']} threads, load average {result['load_average']}. "
+        f"{result['threads']} torch threads, load average {result['load_average']}. "
         f"{result['members']} members (5 schedules x 3 seeds), MLP 784-128-10, SGD momentum 0.9, "
         f"{result['train_samples']} train / {result['val_samples']} val MNIST samples, "
-        f"{result['epochs']} epochs. Measured matmul rate: {result['matmul_gflops']:.1f} GFLOP/s.",
+        f"{result['epochs']} epochs, {result['flops_per_epoch'] / 1e9:.1f} GFLOP per epoch.",
         "",
-        "| batch | batched s/epoch | sequential s/epoch | speedup | batched GFLOP/s | "
-        "of matmul rate | peak MiB batched / sequential | val-loss rel. diff |",
-        "|---|---|---|---|---|---|---|---|",
+        "| batch | batched s/epoch | sequential s/epoch | speedup (wall) | speedup (CPU time) | "
+        "matmul GFLOP/s | batched GFLOP/s | of matmul rate (wall) | of matmul rate (CPU time) | "
+        "peak MiB batched / sequential | val-loss rel. diff median / max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def fmt(row: dict, key: str, spec: str, suffix: str = "") -> str:
+        return f"{row[key]:{spec}}{suffix}" if key in row else "-"
+
     for r in result["rows"]:
-        seq = "sequential_s_per_epoch" in r
         cells = [
-            f"{r['batch_size']}",
-            f"{r['batched_s_per_epoch']:.3f}",
-            f"{r['sequential_s_per_epoch']:.3f}" if seq else "-",
-            f"{r['speedup']:.1f}x" if seq else "-",
-            f"{r['batched_gflops']:.1f}",
-            f"{r['matmul_fraction']:.0%}",
-            f"{r['batched_peak_mib']:.0f} / " + (f"{r['sequential_peak_mib']:.0f}" if seq else "-"),
-            f"{r['max_rel_diff_val_loss']:.1e}" if seq else "-",
+            str(r["batch_size"]),
+            fmt(r, "batched_s_per_epoch", ".3f"),
+            fmt(r, "sequential_s_per_epoch", ".3f"),
+            fmt(r, "speedup", ".1f", "x"),
+            fmt(r, "speedup_cpu_time", ".1f", "x") if cpu else "-",
+            fmt(r, "matmul_gflops", ".1f"),
+            fmt(r, "batched_gflops", ".1f"),
+            fmt(r, "matmul_fraction", ".0%"),
+            fmt(r, "matmul_fraction_cpu_time", ".0%") if cpu else "-",
+            fmt(r, "batched_peak_mib", ".0f") + " / " + fmt(r, "sequential_peak_mib", ".0f"),
+            fmt(r, "val_loss_rel_diff_median", ".1e")
+            + " / "
+            + fmt(r, "val_loss_rel_diff_max", ".1e"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -114,7 +117,7 @@ def test_save_and_load_keep_the_schedule(tmp_path):
 
 
 def test_config_round_trip():
-    ks = KerasSchedule("cosine(0.1, 100)", steps_per_epoch=10, unit="epoch")
+    ks = KerasSchedule("cosine(0.1, 100)", steps_per_epoch=np.int64(10), unit="epoch")
     config = ks.get_config()
     assert config == {
         "schedule": {"kind": "cosine", "lr": 0.1, "steps": 100, "min_lr": 0.0},
@@ -140,6 +143,15 @@ def test_rate_is_computed_in_float64_then_cast_to_floatx():
     assert s(10**8 - 1) > 0
 
 
+def test_vector_of_steps_and_invalid_steps():
+    s = schedlab.from_spec("cosine(0.1, 40)")
+    ks = KerasSchedule(s, steps_per_epoch=4, unit="epoch")
+    values = keras.ops.convert_to_numpy(ks(np.arange(200)))
+    np.testing.assert_allclose(values, s(np.arange(200) // 4), **F32)
+    with pytest.raises(ValueError, match=r"step must be a finite number >= 0, got .*-1"):
+        ks(-1)
+
+
 def test_traced_step_under_jax_jit():
     """The path the jax backend takes inside its jitted train step: traced with jax.numpy."""
     jax = pytest.importorskip("jax")
@@ -147,6 +159,30 @@ def test_traced_step_under_jax_jit():
     ks = KerasSchedule(s, steps_per_epoch=3, unit="epoch")
     rates = jax.jit(jax.vmap(ks))(jax.numpy.arange(120))
     np.testing.assert_allclose(np.asarray(rates), s(np.arange(120) // 3), **F32)
+
+
+JAX_BACKEND_FIT = """
+import numpy as np, keras, schedlab
+from schedlab.adapters.keras import KerasSchedule, LearningRateLogger
+assert keras.backend.backend() == "jax"
+s = schedlab.from_spec("warmup(step(0.1, 2, 0.5), 1, 0.01)")
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+model.layers[0].kernel.assign(np.zeros((1, 1), "float32"))
+model.compile(keras.optimizers.SGD(KerasSchedule(s, steps_per_epoch=4, unit="epoch")), loss="mae")
+history = model.fit(np.ones((16, 1), "float32"), np.full((16, 1), -1e6, "float32"), batch_size=4,
+                    epochs=5, callbacks=[LearningRateLogger()], verbose=0, shuffle=False)
+np.testing.assert_allclose(history.history["lr"], s(np.arange(5)), rtol=1e-6)
+# Gradient 1 per step: the weight moved by the sum of the rates the jitted steps applied.
+total = -float(keras.ops.convert_to_numpy(model.layers[0].kernel)[0, 0])
+np.testing.assert_allclose(total, 4 * s(np.arange(5)).sum(), rtol=1e-6)
+"""
+
+
+def test_jax_backend_fit_traces_the_schedule():
+    """A real model.fit on the jax backend (jitted train step): the traced path gives the rates."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    subprocess.run([sys.executable, "-c", JAX_BACKEND_FIT], check=True, env=env, timeout=300)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import schedlab  # noqa: E402
 from schedlab.adapters.keras import KerasSchedule  # noqa: E402
 
 S = keras.optimizers.schedules
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 STEPS = np.arange(0, 160)
 
 

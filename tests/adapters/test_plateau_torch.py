@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schedlab
-from schedlab.adapters.torch_plateau import PlateauLR
+from schedlab.adapters.torch import PlateauLR
 from schedlab.schedules.plateau import Plateau
 
 streams = st.lists(st.sampled_from([3.0, 2.0, 2.0, 1.0, 1.5, 0.5, 2.5]), min_size=1, max_size=50)

@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 import schedlab
-from schedlab.adapters.torch import ScheduleLR
-from schedlab.adapters.torch_plateau import PlateauLR
+from schedlab.adapters.torch import PlateauLR, ScheduleLR
 
 SPEC = "warmup(cosine(lr=0.05, steps=20, min_lr=0.001), steps=4)"
 

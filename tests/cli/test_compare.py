@@ -54,6 +54,14 @@ def test_compare_from_config_with_overrides_then_resume(tmp_path, config_file) -
     again = invoke("compare", "--config", str(config_file), "--epochs", "2", "--name", "t",
                    "--no-report")  # fmt: skip
     assert again.exit_code == 0 and "(4 already done, 0 resumed, 0 started)" in again.output
+    # ranking options are not part of the sweep: same runs, ranked against another baseline
+    other = invoke("compare", "--config", str(config_file), "--epochs", "2", "--name", "t",
+                   "--no-report", "--baseline", "cosine(0.1, 2)", "--target", "0.5",
+                   "--metric", "val_loss")  # fmt: skip
+    assert other.exit_code == 0 and "(4 already done" in other.output, other.output
+    ranking = json.loads((tmp_path / "out" / "ranking.json").read_text())
+    assert (ranking["baseline"], ranking["target"], ranking["metric"]) == ("cos", 0.5, "val_loss")
+    assert "final val_loss" in other.output
 
 
 def test_compare_writes_the_report_when_the_writer_exists(tmp_path, config_file) -> None:

@@ -23,7 +23,7 @@ from schedlab.lab.sweep import make_plan, run_sweep
 EPOCHS = 8
 SETTINGS = {
     "dataset": "digits", "model": "mlp", "optimizer": "sgd", "momentum": 0.9,
-    "epochs": EPOCHS, "batch_size": 8, "train_size": 600, "seeds": "0,1",
+    "epochs": EPOCHS, "batch_size": 8, "train_size": 800, "seeds": "0,1",
     "group_size": 2, "name": "crash",
 }  # fmt: skip
 SCHEDULES = ["const=constant(0.02)", "cos=cosine(lr=0.05, steps=8)", "step=step(0.05, 3, gamma=0.5)"]
@@ -65,7 +65,7 @@ def _mid_sweep(path) -> bool:
         return False
     try:
         runs = _snapshot(path)
-    except sqlite3.OperationalError:  # tables not created yet
+    except sqlite3.DatabaseError:  # file or tables not created yet
         return False
     states = [(s, d) for s, d, *_ in runs.values()]
     return any(s == "finished" for s, _ in states) and any(0 < d < EPOCHS for _, d in states)
@@ -95,8 +95,9 @@ def test_sigkill_mid_sweep_then_resume(tmp_path) -> None:
     assert proc.returncode == -signal.SIGKILL
     before = _snapshot(store_path)
     finished = {rid: row for rid, row in before.items() if row[0] == "finished"}
+    # usually a run is part-way; in a rare race the kill lands just after a group ended
     partial = {rid for rid, row in before.items() if 0 < row[1] < EPOCHS}
-    assert finished and partial
+    assert finished and len(finished) < len(before)
     assert all(len(row[4]) == row[1] for row in before.values())  # epochs committed = epochs_done
 
     rerun = subprocess.run(
@@ -110,7 +111,8 @@ def test_sigkill_mid_sweep_then_resume(tmp_path) -> None:
         assert after[rid] == row  # not lost, not repeated: same rows, same commit times
     for rid, (status, done, attempts, _, epochs) in after.items():
         assert (status, done, len(epochs)) == ("finished", EPOCHS, EPOCHS)
-        assert attempts == (2 if rid in partial else 1)
+        # each unfinished run is started once more (whether it had begun or not)
+        assert attempts == before[rid][2] + (rid not in finished)
         if rid in partial:  # epochs committed before the kill were kept as they were
             assert epochs[: before[rid][1]] == before[rid][4]
 

@@ -11,7 +11,13 @@ from schedlab.lab.models import StackedModel, build_model
 
 torch.set_num_threads(1)
 
-SHAPES = {"mlp": (1, 28, 28), "mlp2": (1, 28, 28), "cnn": (3, 32, 32), "vit": (1, 8, 8), "linear": (10,)}
+SHAPES = {
+    "mlp": (1, 28, 28),
+    "mlp2": (1, 28, 28),
+    "cnn": (3, 32, 32),
+    "vit": (1, 8, 8),
+    "linear": (10,),
+}
 SEEDS = (0, 7, 2**40)
 
 
@@ -45,7 +51,7 @@ def test_members_equal_the_single_model_seeded(name):
         torch.testing.assert_close(out[k], single(x[k]), rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(shared[k], single(x[0]), rtol=1e-5, atol=1e-6)
         single_grads = torch.autograd.grad(F.cross_entropy(single(x[k]), y[k]), single.parameters())
-        for g, expected in zip(grads, single_grads):
+        for g, expected in zip(grads, single_grads, strict=True):
             torch.testing.assert_close(g[k], expected, rtol=1e-4, atol=1e-6)
 
 
@@ -67,9 +73,13 @@ def test_global_rng_is_left_alone():
 
 
 def test_bad_models_are_value_errors():
-    with pytest.raises(ValueError, match="model must be one of mlp, mlp2, cnn, vit, linear; got 'resnet'"):
+    with pytest.raises(
+        ValueError, match="model must be one of mlp, mlp2, cnn, vit, linear; got 'resnet'"
+    ):
         build_model("resnet", (1, 28, 28), 10)
-    with pytest.raises(ValueError, match=r"model 'vit' needs an image input_shape \(C, H, W\); got \(10,\)"):
+    with pytest.raises(
+        ValueError, match=r"model 'vit' needs an image input_shape \(C, H, W\); got \(10,\)"
+    ):
         build_model("vit", (10,), 2)
     with pytest.raises(ValueError, match="divisible by 4; got input_shape"):
         build_model("vit", (1, 30, 30), 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 
 import numpy as np
@@ -13,7 +14,7 @@ from schedlab import from_spec
 from schedlab.lab.config import TrainConfig
 from schedlab.lab.datasets import load_dataset
 from schedlab.lab.store import RunStore
-from schedlab.lab.sweep import _train_group, make_plan, pending_groups, run_sweep
+from schedlab.lab.sweep import _train_group, exclusive, make_plan, pending_groups, run_sweep
 
 torch.set_num_threads(1)
 
@@ -142,3 +143,12 @@ def test_failed_group_is_marked_and_retried(tmp_path) -> None:
         assert (outcome.skipped, outcome.started) == (0, 2)
         runs = store.runs(plan.name)
         assert [(r["status"], r["attempts"]) for r in runs] == [("finished", 2), ("finished", 2)]
+
+
+def test_one_sweep_at_a_time_per_store(tmp_path) -> None:
+    plan = make_plan(dataclasses.replace(CONFIG, epochs=1), SCHEDULES[:1], [0])
+    with RunStore(tmp_path / "r.sqlite") as store, RunStore(tmp_path / "r.sqlite") as other:
+        with exclusive(other), pytest.raises(ValueError, match=f"is in use by another sweep \\(pid {os.getpid()}\\)"):
+            run_sweep(store, plan)
+        assert store.runs() == []  # refused before anything was written
+        assert run_sweep(store, plan).started == 1  # the lock is released

@@ -47,6 +47,13 @@ def test_schedule_forms_and_overrides() -> None:
     assert flags.schedules == (("x", "constant(1.0)"),) and flags.seeds == (0, 1, 2, 3)
 
 
+def test_train_size_all_or_number() -> None:
+    assert build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "all"}).config.train_size is None
+    assert build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "500"}).config.train_size == 500
+    with pytest.raises(ValueError, match="train_size must be a positive integer or 'all'; got 'many'"):
+        build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "many"})
+
+
 def test_linreg_defaults_to_its_model_and_loss() -> None:
     s = build_settings({"dataset": "linreg", "schedules": ["constant(0.01)"]}, {})
     assert (s.config.model, s.config.loss) == ("linear", "mse")

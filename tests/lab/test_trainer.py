@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from schedlab.lab import load_dataset
 from schedlab.lab.config import Member, TrainConfig
 from schedlab.lab.models import build_model
+from schedlab.lab.rates import epoch_rates, make_policies, observe
 from schedlab.lab.trainer import BatchedTrainer, EpochRecord
 from schedlab.schedules.plateau import Plateau, policy_from_spec
 
@@ -158,7 +159,11 @@ def test_linear_regression_with_mse(linreg):
     config = TrainConfig(
         dataset="linreg", model="linear", loss="mse", optimizer="adam", epochs=3, batch_size=16
     )
-    members = [Member("constant(0.05)", 0), Member("cosine(0.1, 3)", 1), Member("constant(0.01)", 2)]
+    members = [
+        Member("constant(0.05)", 0),
+        Member("cosine(0.1, 3)", 1),
+        Member("constant(0.01)", 2),
+    ]
     trainer = BatchedTrainer(config, linreg, members)
     records = trainer.run()
     assert records[-1][0].train_acc is None and records[-1][0].val_acc is None
@@ -194,9 +199,14 @@ def test_resume_from_member_state_continues_exactly(mnist, optimizer):
     assert resumed.epoch == 1
     got = resumed.run()
     assert len(got) == 2
-    for e_rec, g_rec in zip(expected[1:], got):
-        for a, b in zip(e_rec, g_rec):
-            assert (a.epoch, a.train_loss, a.val_loss, a.lr) == (b.epoch, b.train_loss, b.val_loss, b.lr)
+    for e_rec, g_rec in zip(expected[1:], got, strict=True):
+        for a, b in zip(e_rec, g_rec, strict=True):
+            assert (a.epoch, a.train_loss, a.val_loss, a.lr) == (
+                b.epoch,
+                b.train_loss,
+                b.val_loss,
+                b.lr,
+            )
             np.testing.assert_array_equal(a.step_lrs, b.step_lrs)
     for i in range(3):
         for key, value in whole.model.member_parameters(i).items():
@@ -207,7 +217,9 @@ def test_resume_from_member_state_continues_exactly(mnist, optimizer):
     single = BatchedTrainer(config, mnist, [members[1]], states=[states[1]])
     single.run()
     for key, value in whole.model.member_parameters(1).items():
-        torch.testing.assert_close(single.model.member_parameters(0)[key], value, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(
+            single.model.member_parameters(0)[key], value, rtol=1e-6, atol=1e-7
+        )
 
 
 def test_divergent_member_is_frozen_and_others_unaffected(mnist):
@@ -228,14 +240,16 @@ def test_divergent_member_is_frozen_and_others_unaffected(mnist):
 
     alone = BatchedTrainer(config, mnist, good)
     expected = alone.run()
-    for e_rec, g_rec in zip(expected, [first, *later]):
+    for e_rec, g_rec in zip(expected, [first, *later], strict=True):
         assert [r.train_loss for r in e_rec] == [g_rec[0].train_loss, g_rec[2].train_loss]
         assert [r.val_acc for r in e_rec] == [g_rec[0].val_acc, g_rec[2].val_acc]
 
 
 def test_data_order_is_the_seeded_dataloader_order(mnist):
     config = TrainConfig(epochs=2, batch_size=50)
-    trainer = BatchedTrainer(config, mnist, [Member("constant(0.1)", 11), Member("constant(0.1)", 12)])
+    trainer = BatchedTrainer(
+        config, mnist, [Member("constant(0.1)", 11), Member("constant(0.1)", 12)]
+    )
     orders = [trainer._orders() for _ in range(2)]
     for k, seed in enumerate((11, 12)):
         loader = DataLoader(
@@ -295,6 +309,28 @@ def test_cuda_equals_cpu(mnist, monkeypatch):
     cpu = BatchedTrainer(config, mnist, ADAM_MEMBERS).run()
     gpu_trainer = BatchedTrainer(config, mnist, ADAM_MEMBERS, device="cuda")
     gpu = gpu_trainer.run()
-    for a, b in zip(cpu[-1], gpu[-1]):
+    for a, b in zip(cpu[-1], gpu[-1], strict=True):
         assert a.val_loss == pytest.approx(b.val_loss, rel=1e-3)
     assert_matches_alone(gpu_trainer, gpu, mnist, rtol=1e-3, atol=1e-4)
+
+
+def test_epoch_rates_of_schedules_and_plateaus():
+    policies = make_policies(
+        [
+            "step(lr=1.0, step_size=2, gamma=0.5)",
+            "plateau(lr=0.1, warmup_steps=4, warmup_unit='step')",
+            "plateau(lr=0.2, patience=0, factor=0.5)",
+        ]
+    )
+    by_epoch = [epoch_rates(policies, e, 3, "step") for e in range(2)]
+    np.testing.assert_allclose(by_epoch[0][:, 0], [1.0, 1.0, 0.5])
+    np.testing.assert_allclose(by_epoch[1][:, 0], [0.5, 0.25, 0.25])
+    np.testing.assert_allclose(by_epoch[0][:, 1], [0.0, 0.025, 0.05])
+    np.testing.assert_allclose(by_epoch[1][:, 1], [0.075, 0.1, 0.1])
+    assert (by_epoch[0][:, 2] == 0.2).all()
+    observe(policies, np.array([1.0, 1.0, 1.0]), np.array([True, True, True]))
+    observe(policies, np.array([1.0, 1.0, 2.0]), np.array([True, True, False]))  # frozen: no update
+    assert policies[2].lr == 0.2
+    observe(policies, np.array([1.0, 1.0, 2.0]), np.array([True, True, True]))
+    assert (epoch_rates(policies, 2, 3, "epoch")[:, 2] == 0.1).all()
+    assert (epoch_rates(policies, 2, 3, "epoch")[:, 0] == 0.5).all()  # step(2) = 0.5

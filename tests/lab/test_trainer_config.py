@@ -87,5 +87,7 @@ def test_member_validation():
         Member("constant(0.1)", -1)
     with pytest.raises(ValueError, match="seed must be an integer"):
         Member("constant(0.1)", True)
-    with pytest.raises(ValueError, match="schedule must be a non-empty spec string or dict; got ''"):
+    with pytest.raises(
+        ValueError, match="schedule must be a non-empty spec string or dict; got ''"
+    ):
         Member("", 0)

@@ -20,27 +20,32 @@ def _run(optimizer: str, hyper: dict, rates: list[list[float]], seed: int):
     init = {n: torch.randn(K, *s, generator=gen) for n, s in SHAPES.items()}
     grads = [{n: torch.randn(K, *s, generator=gen) for n, s in SHAPES.items()} for _ in rates]
     stacked = {n: t.clone().requires_grad_() for n, t in init.items()}
-    batched = make_optimizer(optimizer, stacked, momentum=hyper.get("momentum", 0.0),
-                             weight_decay=hyper["weight_decay"])
+    batched = make_optimizer(
+        optimizer, stacked, momentum=hyper.get("momentum", 0.0), weight_decay=hyper["weight_decay"]
+    )
     active = torch.ones(K, dtype=torch.bool)
     for step, lrs in enumerate(rates):
-        batched.step([grads[step][n] for n in SHAPES], torch.tensor(lrs, dtype=torch.float64), active)
+        batched.step(
+            [grads[step][n] for n in SHAPES], torch.tensor(lrs, dtype=torch.float64), active
+        )
     for k in range(K):
         params = [init[n][k].clone().requires_grad_() for n in SHAPES]
         cls = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
         ref = cls(params, lr=0.0, **hyper)
         for step, lrs in enumerate(rates):
-            for p, n in zip(params, SHAPES):
+            for p, n in zip(params, SHAPES, strict=True):
                 p.grad = grads[step][n][k].clone()
             ref.param_groups[0]["lr"] = lrs[k]
             ref.step()
-        for p, n in zip(params, SHAPES):
+        for p, n in zip(params, SHAPES, strict=True):
             torch.testing.assert_close(stacked[n][k].detach(), p.detach(), rtol=1e-6, atol=1e-7)
     return batched
 
 
 rates_st = st.lists(
-    st.lists(st.floats(0.0, 1.0, allow_subnormal=False), min_size=K, max_size=K), min_size=1, max_size=5
+    st.lists(st.floats(0.0, 1.0, allow_subnormal=False), min_size=K, max_size=K),
+    min_size=1,
+    max_size=5,
 )
 
 
@@ -77,7 +82,11 @@ def test_inactive_members_do_not_move_even_with_nan_gradients(cls):
 def test_member_state_round_trip_and_errors():
     p = torch.randn(K, 2, requires_grad=True)
     opt = BatchedAdam({"p": p})
-    opt.step([torch.ones(K, 2)], torch.full((K,), 0.1, dtype=torch.float64), torch.ones(K, dtype=torch.bool))
+    opt.step(
+        [torch.ones(K, 2)],
+        torch.full((K,), 0.1, dtype=torch.float64),
+        torch.ones(K, dtype=torch.bool),
+    )
     state = opt.member_state(2)
     assert state["step"] == 1 and set(state["state"]["p"]) == {"exp_avg", "exp_avg_sq"}
     other = BatchedAdam({"p": torch.zeros(K, 2, requires_grad=True)})

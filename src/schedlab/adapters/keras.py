@@ -67,21 +67,20 @@ class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):
     ) -> None:
         super().__init__()
         self.schedule: Schedule = from_spec(schedule)
-        self._per_epoch = check_unit("KerasSchedule", unit, steps_per_epoch, counter="step")
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch = check_unit("KerasSchedule", unit, steps_per_epoch, counter="step")
         self.unit = unit
 
     def __call__(self, step: Any) -> Any:
-        """The rate at optimizer iteration ``step`` (a backend scalar tensor or an int)."""
+        """The rate at optimizer iteration ``step`` (a backend tensor, an int or an array of them)."""
         if not _is_jax_tracer(step):
             step = keras.ops.convert_to_tensor(step)
         if _is_jax_tracer(step):
             from schedlab.adapters.optax import to_optax
 
             return to_optax(self.schedule, self.steps_per_epoch, self.unit)(step)
-        t = int(keras.ops.convert_to_numpy(step))
-        if self._per_epoch is not None:
-            t //= self._per_epoch
+        t = keras.ops.convert_to_numpy(step)  # exact integer steps, on the host
+        if self.steps_per_epoch is not None:
+            t = t // self.steps_per_epoch
         return keras.ops.convert_to_tensor(self.schedule(t), dtype=keras.config.floatx())
 
     def get_config(self) -> dict[str, Any]:

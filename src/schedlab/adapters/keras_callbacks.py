@@ -86,12 +86,15 @@ class ScheduleCallback(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.schedule: Schedule = from_spec(schedule)
-        self._per_epoch = check_unit("ScheduleCallback", unit, steps_per_epoch, counter="epoch")
+        self.steps_per_epoch = check_unit(
+            "ScheduleCallback", unit, steps_per_epoch, counter="epoch"
+        )
         self.unit = unit
 
     def rate(self, epoch: int) -> float:
         """The rate this callback sets for (0-based) ``epoch``."""
-        return self.schedule(epoch if self._per_epoch is None else epoch * self._per_epoch)
+        per_epoch = self.steps_per_epoch
+        return self.schedule(epoch if per_epoch is None else epoch * per_epoch)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         _settable("ScheduleCallback", self.model.optimizer)

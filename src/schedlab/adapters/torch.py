@@ -34,8 +34,12 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from schedlab.adapters.momentum import CYCLED_KINDS, cycle_momentum
+from schedlab.adapters.torch_groups import ratios, write
+from schedlab.adapters.torch_plateau import PlateauLR
 from schedlab.adapters.units import UNITS, check_unit
 from schedlab.schedules import Schedule, from_spec
+
+__all__ = ["PlateauLR", "ScheduleLR"]
 
 CHUNK = 4096
 STATE_FORMAT = "schedlab.torch.ScheduleLR"
@@ -60,20 +64,6 @@ def _per_group(name: str, spec: Any, groups: int) -> list[Schedule]:
             raise _fail(name, f"one schedule or a list of {groups} (one per parameter group)", spec)
         return [from_spec(s) for s in spec]
     return [from_spec(spec)] * groups
-
-
-def _ratios(name: str, values: Sequence[Any]) -> list[float]:
-    """Ratios ``values[g] / values[0]`` (1.0 where equal), the rule that keeps groups proportional."""
-    first = float(values[0])
-    if all(float(v) == first for v in values):
-        return [1.0] * len(values)
-    if first == 0.0:
-        raise ValueError(
-            f"ScheduleLR: cannot keep parameter groups' {name} proportional to group 0, whose "
-            f"{name} is 0.0 (groups have {[float(v) for v in values]}); pass group_scales=[...] "
-            "or one schedule per group"
-        )
-    return [float(v) / first for v in values]
 
 
 class _Track:
@@ -188,7 +178,7 @@ class ScheduleLR(LRScheduler):
         if scales is None:
             if isinstance(schedule, (list, tuple)):
                 return [1.0] * groups
-            return _ratios("lr", self.base_lrs)
+            return ratios("ScheduleLR", "lr", self.base_lrs)
         if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or len(scales) != groups:
             raise _fail("group_scales", f"a list of {groups} finite numbers >= 0", scales)
         out = []
@@ -211,7 +201,7 @@ class ScheduleLR(LRScheduler):
             scales = (
                 [1.0] * len(groups)
                 if isinstance(spec, (list, tuple))
-                else _ratios(key, [g[key] for g in groups])
+                else ratios("ScheduleLR", key, [g[key] for g in groups])
             )
             tracks += [_Track(g, key, s, scales[g]) for g, s in enumerate(schedules)]
         return tracks
@@ -278,7 +268,7 @@ class ScheduleLR(LRScheduler):
         for group, key, rows in self._fast:
             group[key] = rows[i]
         for group, key, rows in self._slow:
-            _write(group, key, rows[i])
+            write(group, key, rows[i])
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
         """Advance the counter by one (or jump to ``epoch``) and write the values."""
@@ -296,7 +286,7 @@ class ScheduleLR(LRScheduler):
                 group[key] = rows[i]
             if self._slow:
                 for group, key, rows in self._slow:
-                    _write(group, key, rows[i])
+                    write(group, key, rows[i])
         else:
             self._apply(k)
 
@@ -350,13 +340,3 @@ class ScheduleLR(LRScheduler):
         self._start, self._size = 0, 0
         self.last_epoch = int(state["last_epoch"])
         self._apply(self.last_epoch)
-
-
-def _write(group: dict, key: str, value: float) -> None:
-    """Write ``value`` into ``group[key]``: in place for tensors, as beta1 for ``betas``."""
-    if key == "betas":
-        group["betas"] = (value, *group["betas"][1:])
-    elif isinstance(group[key], torch.Tensor):
-        group[key].fill_(value)
-    else:
-        group[key] = value

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from schedlab.adapters.torch import _ratios, _write
+from schedlab.adapters.torch_groups import ratios, write
 from schedlab.schedules.plateau import Plateau, policy_from_spec
 
 STATE_FORMAT = "schedlab.torch.PlateauLR"
@@ -31,7 +31,7 @@ def _plateau(spec: Any) -> Plateau:
     if not isinstance(policy, Plateau):
         raise ValueError(
             f"PlateauLR: plateau must be a Plateau or a plateau spec, got a {policy.kind!r} "
-            "schedule (use ScheduleLR for schedules)"
+            "schedule (use schedlab.adapters.torch.ScheduleLR for schedules)"
         )
     return policy
 
@@ -81,8 +81,9 @@ class PlateauLR(ReduceLROnPlateau):
                 )
             self._scales = [float(s) for s in group_scales]
         else:
-            self._scales = _ratios("lr", self.base_lrs) if shared else [1.0] * len(groups)
+            self._scales = ratios("PlateauLR", "lr", self.base_lrs) if shared else [1.0] * len(groups)
         self._shared = shared
+        self._first = self._plateaus[0]
         self.last_epoch = 0
         self._write()
 
@@ -101,7 +102,7 @@ class PlateauLR(ReduceLROnPlateau):
         rates = self._rates()
         self._groups = groups = self.optimizer.param_groups
         for group, rate in zip(groups, rates, strict=True):
-            _write(group, "lr", rate)
+            write(group, "lr", rate)
         self._last_lr = rates
         self._written = self._plateaus[0].lr
 
@@ -120,7 +121,7 @@ class PlateauLR(ReduceLROnPlateau):
             return
         self.last_epoch += 1
         if self._shared:
-            lr = self._plateaus[0].update(metrics)
+            lr = self._first.update(metrics)
             if lr == self._written and self.optimizer.param_groups is self._groups:
                 return  # rates change rarely: write only then, as ReduceLROnPlateau does
         else:

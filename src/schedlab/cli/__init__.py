@@ -19,7 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("schedlab.cli.lab_commands", "schedlab.cli.report_commands")
+_COMMAND_MODULES = (
+    "schedlab.cli.lab_commands", "schedlab.cli.report_commands", "schedlab.cli.reproduce_commands",
+)
 
 
 def _register() -> None:

@@ -63,18 +63,21 @@ def _progress_bar(console: Console, name: str) -> tuple[Any, Callable[[int, int]
     return bar, update
 
 
-def _write_report(store: Any, sweep: str, out: Path, console: Console, **options: Any) -> None:
+def _write_report(
+    store: Any, sweep: str, out: Path, console: Console, **options: Any
+) -> Path | None:
     """Call ``schedlab.report.html.write_report`` if it is importable, passing the ``options``
     (metric, baseline) it accepts; otherwise say that the report was skipped."""
     try:
         from schedlab.report.html import write_report
     except ImportError:
         console.print("note: the HTML report writer (schedlab.report.html) is not installed; skipped")
-        return
+        return None
     accepted = inspect.signature(write_report).parameters
     kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
     path = write_report(store, sweep, out, **kwargs)
     console.print(f"report: {path}")
+    return path
 
 
 @app.command()
@@ -94,7 +97,9 @@ def compare(
     loss: Annotated[str | None, typer.Option(help="cross_entropy or mse.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per run.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Samples per optimizer step.")] = None,
-    train_size: Annotated[int | None, typer.Option(help="Training samples drawn (with validation).")] = None,
+    train_size: Annotated[
+        str | None, typer.Option(help="Samples drawn from the training split (incl. validation), or all.")
+    ] = None,
     val_fraction: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
     data_seed: Annotated[int | None, typer.Option(help="Seed of the subsample and split.")] = None,
     unit: Annotated[str | None, typer.Option(help="Schedule step unit: epoch or step.")] = None,
@@ -113,12 +118,36 @@ def compare(
     group_size: Annotated[int | None, typer.Option(help="Runs trained together (batched).")] = None,
     data_root: Annotated[str | None, typer.Option(help="Folder with the dataset files.")] = None,
     report: Annotated[bool, typer.Option(help="Write the HTML report at the end.")] = True,
+    backend: Annotated[str, typer.Option(help="Where groups train: local or ray.")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster: auto, host:port or ray://host:port.")
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(help="Ray tasks at a time (default: one per cluster CPU).")
+    ] = None,
+    track: Annotated[
+        list[str] | None, typer.Option(help="Live tracking: mlflow, tensorboard (repeatable).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: MLflow's).")
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="MLflow experiment (default: the sweep name).")
+    ] = None,
+    tb_logdir: Annotated[
+        Path | None, typer.Option(help="TensorBoard folder (default: OUT/tensorboard).")
+    ] = None,
 ) -> None:
     """Compare schedules by real training: a sweep of schedules x seeds, resumable, ranked."""
-    overrides = {k: v for k, v in locals().items() if k not in ("config", "schedule", "report")}
+    from schedlab.lab.settings import KEYS
+
+    flags = dict(locals())  # the parameters; those named like settings keys become overrides
+    overrides = {k: v for k, v in flags.items() if k in KEYS}
     overrides["schedules"] = schedule or None
     console = _console()
     with _errors():
+        from schedlab.cli.tracking_options import finish_trackers, make_trackers
+        from schedlab.lab.backends import make_backend
         from schedlab.lab.settings import build_settings, read_config_file
         from schedlab.lab.stats import find_baseline, rank
         from schedlab.lab.store import RunStore
@@ -127,13 +156,19 @@ def compare(
         settings = build_settings(read_config_file(config) if config else {}, overrides)
         plan = make_plan(settings.config, settings.schedules, settings.seeds, settings.name)
         find_baseline(settings.baseline, dict(plan.schedules))
+        runner = make_backend(backend, address=address, workers=ray_workers)
+        trackers = make_trackers(
+            track, tracking_uri=tracking_uri, experiment=experiment,
+            logdir=tb_logdir or Path(settings.out) / "tensorboard",
+        )  # fmt: skip
         with RunStore(settings.store) as run_store:
             bar, update = _progress_bar(Console(stderr=True), plan.name)
             try:
                 with bar:
                     outcome = run_sweep(
                         run_store, plan, device=settings.device, group_size=settings.group_size,
-                        data_root=settings.data_root, progress=update,
+                        data_root=settings.data_root, progress=update, backend=runner,
+                        trackers=trackers,
                     )  # fmt: skip
             except KeyboardInterrupt:
                 console.print("interrupted: rerun the same command to resume")
@@ -155,11 +190,14 @@ def compare(
             ranking_path = out_dir / "ranking.json"
             ranking_path.write_text(json.dumps(ranking.to_dict(), indent=2) + "\n")
             console.print(f"ranking: {ranking_path}")
+            report_path = None
             if report:
-                _write_report(
+                report_path = _write_report(
                     run_store, plan.name, out_dir, console, metric=ranking.metric,
                     baseline=ranking.baseline,
                 )  # fmt: skip
+            for line in finish_trackers(trackers, plan.name, [ranking_path, report_path]):
+                console.print(line)
 
 
 @app.command()
@@ -193,16 +231,40 @@ def runs(
 @app.command()
 def export(
     store: Annotated[str, typer.Option(help=_STORE_HELP)] = DEFAULT_STORE,
-    format: Annotated[str, typer.Option("--format", "-f", help="csv or json.")] = "csv",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="csv, json, mlflow or tensorboard.")
+    ] = "csv",
     sweep: Annotated[str | None, typer.Option(help="Only this sweep.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output file (default: standard output).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output file (default: standard output); tensorboard: the log folder."),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="mlflow: tracking URI (default: MLflow's).")
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="mlflow: experiment (default: the sweep name).")
+    ] = None,
+    artifact: Annotated[
+        list[Path] | None,
+        typer.Option(help="mlflow: file attached to the sweep run, e.g. the report (repeatable)."),
+    ] = None,
 ) -> None:
-    """Write stored runs and their per-epoch metrics as CSV (one row per run-epoch) or JSON."""
+    """Write stored runs and their per-epoch metrics as CSV (one row per run-epoch) or JSON, or
+    send them to MLflow or TensorBoard event files."""
     with _errors():
+        from schedlab.cli.tracking_options import TRACKER_FORMATS, export_tracked
         from schedlab.lab.export import export_runs
         from schedlab.lab.store import RunStore
 
         _existing(store)
+        if format in TRACKER_FORMATS:
+            with RunStore(store) as run_store:
+                _console().print(export_tracked(
+                    run_store, format, sweep, tracking_uri=tracking_uri, experiment=experiment,
+                    logdir=out, artifacts=artifact or [],
+                ))  # fmt: skip
+            return
         with RunStore(store) as run_store:
             text = export_runs(run_store, format, sweep=sweep)
         if out is None:

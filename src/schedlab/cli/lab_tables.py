@@ -10,14 +10,22 @@ from rich.table import Table
 from schedlab.lab.stats import Estimate, Ranking
 
 
-def _num(x: float, digits: int = 4) -> str:
-    return "nan" if math.isnan(x) else f"{x:.{digits}f}"
+def _num(x: float, digits: int = 4, sign: str = "") -> str:
+    return "nan" if math.isnan(x) else f"{x:{sign}.{digits}f}"
 
 
 def _estimate(e: Estimate, digits: int = 4) -> str:
+    """``mean ± half-width`` of the CI, or the mean alone without a CI."""
     if math.isnan(e.high):
         return _num(e.mean, digits)
     return f"{_num(e.mean, digits)} ± {_num(e.half_width, digits)}"
+
+
+def _decimals(ranking: Ranking) -> int:
+    """4 decimals, more when the metric is small (losses near 0): 3 significant digits."""
+    means = [abs(r.final.mean) for r in ranking.rows if r.final.mean and math.isfinite(r.final.mean)]
+    smallest = min(means, default=1.0)
+    return max(4, 2 - math.floor(math.log10(smallest))) if smallest < 1 else 4
 
 
 def _p(p: float) -> str:
@@ -30,7 +38,8 @@ def ranking_table(ranking: Ranking) -> Table:
     """The ranking as a table: mean ± 95% CI half-width of the final and best metric over seeds,
     the paired difference vs the baseline with its CI and p-value, epochs to target, flags."""
     m = ranking.metric
-    target = "-" if ranking.target is None else _num(ranking.target)
+    d = _decimals(ranking)
+    target = "-" if ranking.target is None else _num(ranking.target, d)
     table = Table(
         title=f"sweep {ranking.sweep}: {m} ({'higher' if ranking.higher_is_better else 'lower'} "
         "is better), mean ± 95% CI over seeds",
@@ -49,15 +58,15 @@ def ranking_table(ranking: Ranking) -> Table:
         if vs is None:
             delta, p = ("baseline" if row.label == ranking.baseline else "-"), "-"
         else:
-            ci = "" if math.isnan(vs.low) else f" [{_num(vs.low)}, {_num(vs.high)}]"
-            delta, p = f"{vs.mean_diff:+.4f}{ci}", _p(vs.p_value)
+            ci = "" if math.isnan(vs.low) else f" [{_num(vs.low, d, '+')}, {_num(vs.high, d, '+')}]"
+            delta, p = f"{_num(vs.mean_diff, d, '+')}{ci}", _p(vs.p_value)
         ett = "-"
         if row.epochs_to_target is not None:
             ett = f"{_estimate(row.epochs_to_target, 1)} ({row.reached}/{len(row.seeds)})"
         elif ranking.target is not None:
             ett = f"never (0/{len(row.seeds)})"
         table.add_row(
-            str(i), row.label, str(len(row.seeds)), _estimate(row.final), _estimate(row.best),
+            str(i), row.label, str(len(row.seeds)), _estimate(row.final, d), _estimate(row.best, d),
             delta, p, ett, ", ".join(row.flags) or "-",
         )  # fmt: skip
     return table

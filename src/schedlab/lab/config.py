@@ -67,13 +67,17 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or not self.dataset:
-            raise ValueError(f"TrainConfig: dataset must be a non-empty string; got {self.dataset!r}")
+            raise ValueError(
+                f"TrainConfig: dataset must be a non-empty string; got {self.dataset!r}"
+            )
         _choice("model", self.model, MODELS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
         _choice("unit", self.unit, UNITS)
         if not (_is_real(self.momentum) and 0 <= self.momentum < 1):
-            raise ValueError(f"TrainConfig: momentum must be a number in [0, 1); got {self.momentum!r}")
+            raise ValueError(
+                f"TrainConfig: momentum must be a number in [0, 1); got {self.momentum!r}"
+            )
         if self.optimizer == "adam" and self.momentum != 0:
             raise ValueError(
                 f"TrainConfig: momentum applies to optimizer 'sgd' only (adam uses betas); "

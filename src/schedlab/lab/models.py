@@ -60,7 +60,9 @@ def _image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, in
 def _cnn(input_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
     c, h, w = _image_shape("cnn", input_shape)
     if h < 4 or w < 4:
-        raise ValueError(f"model 'cnn' needs images of at least 4x4; got input_shape {input_shape!r}")
+        raise ValueError(
+            f"model 'cnn' needs images of at least 4x4; got input_shape {input_shape!r}"
+        )
     return nn.Sequential(
         nn.Conv2d(c, 16, 3, padding=1),
         nn.ReLU(),
@@ -232,20 +234,25 @@ class StackedModel:
         return self._vmapped_shared(self.params, x)
 
     def _linear_forward(self, h: torch.Tensor, *, shared: bool) -> torch.Tensor:
-        # h: (K, B, d) member-wise, or (B, d) shared by all members.
+        """The Flatten/Linear/ReLU stack: h is (K, B, d) member-wise, or (B, d) shared.
+
+        Member-wise inputs run feature-major, ``h^T = W h^T + b`` with ``h^T`` of shape (K, d, B):
+        every weight gradient ``dh^T x`` then comes out contiguous in the weight's own layout.
+        """
+        h = h.transpose(-2, -1)  # (K, d, B) or (d, B)
         for index, layer in enumerate(self.template):
             if isinstance(layer, nn.Linear):
                 w, b = self.params[f"{index}.weight"], self.params[f"{index}.bias"]
-                if shared:  # one (B, d) @ (d, K*out) matmul for all members
+                if shared:  # one (K*out, d) @ (d, B) matmul for all members
                     k, out, d = w.shape
-                    y = h @ w.reshape(k * out, d).T + b.reshape(1, k * out)
-                    h = y.reshape(h.shape[0], k, out).transpose(0, 1)
+                    h = torch.addmm(b.reshape(k * out, 1), w.reshape(k * out, d), h)
+                    h = h.view(k, out, -1)
                     shared = False
                 else:
-                    h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+                    h = torch.baddbmm(b.unsqueeze(2), w, h)
             elif isinstance(layer, nn.ReLU):
                 h = F.relu(h)
-        return h
+        return h.transpose(1, 2)
 
     def member_parameters(self, i: int) -> dict[str, torch.Tensor]:
         """Member ``i``'s parameters as a detached CPU ``state_dict`` of the single model."""

@@ -29,6 +29,10 @@ def _member_view(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.view(v.shape[0], *([1] * (like.dim() - 1)))
 
 
+def _masked(v: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+    return v if active is None else torch.where(active, v, 0.0)
+
+
 class _BatchedOptimizer:
     """Shared bookkeeping: named stacked parameters, named per-parameter state, the step count."""
 
@@ -44,10 +48,13 @@ class _BatchedOptimizer:
             for name, p in params.items()
         }
 
-    def _grads(self, grads: Sequence[torch.Tensor], active: torch.Tensor) -> list[torch.Tensor]:
+    def _grads(
+        self, grads: Sequence[torch.Tensor], active: torch.Tensor | None
+    ) -> list[torch.Tensor]:
         out = []
-        for p, g in zip(self.params, grads):
-            g = torch.where(_member_view(active, g), g, 0.0)
+        for p, g in zip(self.params, grads, strict=True):
+            if active is not None:
+                g = torch.where(_member_view(active, g), g, 0.0)
             if self.weight_decay:
                 g = g.add(p.detach(), alpha=self.weight_decay)
             out.append(g)
@@ -84,20 +91,27 @@ class BatchedSGD(_BatchedOptimizer):
     """``torch.optim.SGD(lr, momentum, weight_decay)`` for K members with a rate per member."""
 
     def __init__(
-        self, params: Mapping[str, torch.Tensor], *, momentum: float = 0.0, weight_decay: float = 0.0
+        self,
+        params: Mapping[str, torch.Tensor],
+        *,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
     ) -> None:
         self.state_names = ("momentum_buffer",) if momentum else ()
         super().__init__(params, weight_decay)
         self.momentum = float(momentum)
 
     @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor], lr: torch.Tensor, active: torch.Tensor) -> None:
-        """One update; ``lr`` float64 (K,), ``active`` bool (K,), both on the parameters' device."""
-        neg_lr = torch.where(active, -lr, 0.0).to(self.params[0].dtype)
-        for name, p, g in zip(self.names, self.params, self._grads(grads, active)):
+    def step(
+        self, grads: Sequence[torch.Tensor], lr: torch.Tensor, active: torch.Tensor | None = None
+    ) -> None:
+        """One update; ``lr`` float64 (K,), ``active`` bool (K,) or ``None`` (all), on the device."""
+        neg_lr = _masked(-lr, active).to(self.params[0].dtype)
+        for name, p, g in zip(self.names, self.params, self._grads(grads, active), strict=True):
             if self.momentum:
                 # a zero buffer gives buf = g at the first step, as torch's clone(grad) does
-                g = self.state[name]["momentum_buffer"].mul_(self.momentum).add_(g)
+                buf = self.state[name]["momentum_buffer"]
+                g = torch.add(g, buf, alpha=self.momentum, out=buf)  # one pass over memory
             p.addcmul_(_member_view(neg_lr, p), g)
         self.steps += 1
 
@@ -120,13 +134,15 @@ class BatchedAdam(_BatchedOptimizer):
         self.eps = float(eps)
 
     @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor], lr: torch.Tensor, active: torch.Tensor) -> None:
-        """One update; ``lr`` float64 (K,), ``active`` bool (K,), both on the parameters' device."""
+    def step(
+        self, grads: Sequence[torch.Tensor], lr: torch.Tensor, active: torch.Tensor | None = None
+    ) -> None:
+        """One update; ``lr`` float64 (K,), ``active`` bool (K,) or ``None`` (all), on the device."""
         self.steps += 1
         bias1 = 1 - self.beta1**self.steps
         bias2_sqrt = math.sqrt(1 - self.beta2**self.steps)
-        neg_step = torch.where(active, -(lr / bias1), 0.0).to(self.params[0].dtype)
-        for name, p, g in zip(self.names, self.params, self._grads(grads, active)):
+        neg_step = _masked(-(lr / bias1), active).to(self.params[0].dtype)
+        for name, p, g in zip(self.names, self.params, self._grads(grads, active), strict=True):
             m, v = self.state[name]["exp_avg"], self.state[name]["exp_avg_sq"]
             m.lerp_(g, 1 - self.beta1)
             v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)

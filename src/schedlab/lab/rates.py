@@ -55,6 +55,6 @@ def epoch_rates(
 
 def observe(policies: Sequence[Policy], val_losses: np.ndarray, active: np.ndarray) -> None:
     """After an epoch: each active plateau member sees its validation loss (schedules ignore it)."""
-    for policy, loss, alive in zip(policies, val_losses, active):
+    for policy, loss, alive in zip(policies, val_losses, active, strict=True):
         if alive and isinstance(policy, Plateau):
             policy.update(float(loss))

@@ -7,6 +7,7 @@ Keys (file and flags alike; flags use dashes, ``--batch-size``):
 * ``schedules``: a list whose items are a spec string (``"cosine(lr=0.1, steps=10)"``), a labelled
   string ``"label=SPEC"``, a spec mapping with ``kind``, or a one-key mapping ``{label: SPEC}``;
   or a mapping ``{label: SPEC, ...}``;
+* ``train_size``: also ``all`` (or ``null`` in a file) for the whole official training split;
 * ``seeds``: a count ``n`` (seeds ``0 .. n-1``) or a list of seeds;
 * ``baseline`` (label or spec), ``metric``, ``target``, ``device``, ``store``, ``out``, ``name``
   (sweep name), ``group_size`` (runs trained together in one batched trainer), ``data_root``.
@@ -122,6 +123,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return dict(data)
 
 
+def _train_size(text: str) -> int | None:
+    """``"all"`` -> ``None`` (the whole official training split); ``"5000"`` -> 5000."""
+    if text.strip().lower() == "all":
+        return None
+    if text.strip().isdigit():
+        return int(text)
+    raise ValueError(f"config: train_size must be a positive integer or 'all'; got {text!r}")
+
+
 def _known(values: Mapping[str, Any]) -> dict[str, Any]:
     """Keys with dashes as underscores; an unknown key is an error listing the valid ones."""
     out = {str(k).replace("-", "_"): v for k, v in values.items()}
@@ -139,6 +149,8 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
     merged.update({k: v for k, v in _known(overrides).items() if v is not None})
     if "schedules" not in merged:
         raise ValueError("config: no schedules; give --schedule SPEC (repeatable) or 'schedules:'")
+    if isinstance(merged.get("train_size"), str):
+        merged["train_size"] = _train_size(merged["train_size"])
     if merged.get("dataset") == "linreg":  # the regression task: its model and loss by default
         merged.setdefault("model", "linear")
         merged.setdefault("loss", "mse")

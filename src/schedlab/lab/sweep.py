@@ -5,7 +5,8 @@ The plan of a sweep is every ``(schedule, seed)`` pair; the identity of a run is
 again *resumes* it: finished runs are skipped, never repeated; unfinished runs with a checkpoint
 continue from it (runs at the same epoch are grouped into one batched trainer); unfinished runs
 without one restart cleanly.  Each epoch of a group is committed in one transaction, so killing the
-process at any moment loses at most the epoch in progress.
+process at any moment loses at most the epoch in progress.  One sweep at a time writes to a store
+(a lock file ``<store>.lock`` beside it).
 """
 
 from __future__ import annotations
@@ -13,14 +14,21 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from schedlab.lab.config import Member, TrainConfig
 from schedlab.lab.store import DONE, EpochResult, RunStore
+from schedlab.lab.tracking import Recorder, Tracker
 from schedlab.schedules.plateau import policy_from_spec
+
+if TYPE_CHECKING:
+    from schedlab.lab.backends import SweepBackend
 
 #: called with (member-epochs done, member-epochs to do) during :func:`run_sweep`.
 ProgressFn = Callable[[int, int], None]
@@ -134,6 +142,38 @@ def load_state(blob: bytes) -> dict:
     return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
 
 
+@contextmanager
+def exclusive(store: RunStore) -> Iterator[None]:
+    """Hold an exclusive lock on ``<store>.lock`` while a sweep writes: a second sweep on the same
+    store fails at once with a clear error instead of training the same runs twice.  The operating
+    system drops the lock when the process ends, however it ends (no stale locks after a crash).
+    No-op where ``fcntl`` does not exist (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(f"{store.path}.lock")
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            owner = fh.read().strip() or "?"
+            raise ValueError(
+                f"store {str(store.path)!r} is in use by another sweep (pid {owner}); wait for it "
+                "to end, or use another --store"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def pending_groups(store: RunStore, run_ids: Sequence[int], epochs: int) -> dict[int, list[int]]:
     """Unfinished runs grouped by the epoch they continue from (0 = start from scratch)."""
     rows = {r["id"]: r for r in store.runs(id=list(run_ids))}
@@ -155,10 +195,31 @@ def run_sweep(
     group_size: int = 16,
     data_root: str | None = None,
     progress: ProgressFn | None = None,
+    backend: SweepBackend | None = None,
+    trackers: Sequence[Tracker] = (),
 ) -> SweepOutcome:
-    """Run (or resume) ``plan`` into ``store``; up to ``group_size`` runs train together."""
+    """Run (or resume) ``plan`` into ``store``; up to ``group_size`` runs train together.
+
+    ``backend``: where the groups train (``None``: one after the other in this process; e.g.
+    :class:`schedlab.lab.backends.ray_backend.RayBackend`); this process alone writes the store.
+    ``trackers``: mirrors (MLflow, TensorBoard, ...) called after the store as epochs finish.
+    """
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise ValueError(f"run_sweep: group_size must be an integer >= 1; got {group_size!r}")
+    with exclusive(store):
+        return _run_sweep(store, plan, device, group_size, data_root, progress, backend, trackers)
+
+
+def _run_sweep(
+    store: RunStore,
+    plan: SweepPlan,
+    device: str,
+    group_size: int,
+    data_root: str | None,
+    progress: ProgressFn | None,
+    backend: SweepBackend | None,
+    trackers: Sequence[Tracker],
+) -> SweepOutcome:
     config = plan.config
     store.ensure_sweep(plan.name, plan.to_dict())
     ids = store.ensure_runs(plan.name, config.to_dict(), config.config_hash(), plan.runs())
@@ -177,40 +238,74 @@ def run_sweep(
     done = 0
     if progress:
         progress(0, total)
-    for start in sorted(groups, reverse=True):  # nearly finished runs first
-        members = groups[start]
-        for i in range(0, len(members), group_size):
-            chunk = members[i : i + group_size]
-            for n in _train_group(store, config, dataset, chunk, start, device):
-                done += n
-                if progress:
-                    progress(done, total)
+    recorder = Recorder(store, plan.name, trackers)
+    if backend is not None:
+        steps: Any = backend.train(recorder, config, dataset, groups, group_size, device)
+    else:
+        steps = (
+            n
+            for start in sorted(groups, reverse=True)  # nearly finished runs first
+            for i in range(0, len(groups[start]), group_size)
+            for n in _train_group(
+                store, config, dataset, groups[start][i : i + group_size], start, device, recorder
+            )
+        )
+    for n in steps:
+        done += n
+        if progress:
+            progress(done, total)
     resumed = sum(len(g) for s, g in groups.items() if s > 0)
     return SweepOutcome(plan.name, tuple(ids), outcome.skipped, resumed, todo - resumed, done)
 
 
-def _train_group(
-    store: RunStore, config: TrainConfig, dataset: Any, run_ids: list[int], start: int, device: str
-):
-    """Train one group of runs from epoch ``start`` to the end; yield member-epochs per epoch."""
+def group_members(
+    store: RunStore, run_ids: Sequence[int], start: int
+) -> tuple[list[Member], list[bytes] | None]:
+    """The members of a group of stored runs and, when ``start > 0``, their checkpoints."""
+    rows = {r["id"]: r for r in store.runs(id=list(run_ids))}
+    members = [Member(schedule=rows[r]["schedule"], seed=int(rows[r]["seed"])) for r in run_ids]
+    if start == 0:
+        return members, None
+    return members, [store.checkpoint(r)[1] for r in run_ids]  # type: ignore[index]
+
+
+def train_epochs(
+    config: TrainConfig,
+    dataset: Any,
+    members: Sequence[Member],
+    states: Sequence[bytes] | None,
+    device: str,
+) -> Iterator[tuple[list[Any], list[bytes], bool]]:
+    """Train ``members`` (restored from checkpoint bytes ``states``) to the end, yielding after each
+    epoch ``(records, checkpoints, finished)``.  Pure: no store (any backend's worker runs this)."""
     from schedlab.lab.trainer import BatchedTrainer
 
-    rows = {r["id"]: r for r in store.runs(id=run_ids)}
-    members = [Member(schedule=rows[r]["schedule"], seed=int(rows[r]["seed"])) for r in run_ids]
-    states = None
-    if start > 0:
-        states = [load_state(store.checkpoint(r)[1]) for r in run_ids]  # type: ignore[index]
-    store.start_runs(run_ids, restart=start == 0)
+    loaded = None if states is None else [load_state(blob) for blob in states]
+    trainer = BatchedTrainer(config, dataset, members, device=device, states=loaded)
+    while trainer.epoch < config.epochs:
+        records = trainer.run_epoch()
+        blobs = [dump_state(trainer.member_state(i)) for i in range(len(members))]
+        yield records, blobs, trainer.epoch >= config.epochs
+
+
+def _train_group(
+    store: RunStore, config: TrainConfig, dataset: Any, run_ids: list[int], start: int, device: str,
+    recorder: Recorder | None = None,
+):
+    """Train one group of runs from epoch ``start`` to the end; yield member-epochs per epoch."""
+    recorder = recorder or Recorder(store)
+    members, states = group_members(store, run_ids, start)
+    recorder.start(run_ids, start)
+    status = "interrupted"
     try:
-        trainer = BatchedTrainer(config, dataset, members, device=device, states=states)
-        while trainer.epoch < config.epochs:
-            records = trainer.run_epoch()
-            finished = trainer.epoch >= config.epochs
-            store.commit_epoch([
-                EpochResult(run_id, rec, dump_state(trainer.member_state(i)), finished)
-                for i, (run_id, rec) in enumerate(zip(run_ids, records, strict=True))
+        for records, blobs, finished in train_epochs(config, dataset, members, states, device):
+            recorder.epoch([
+                EpochResult(run_id, rec, blob, finished)
+                for run_id, rec, blob in zip(run_ids, records, blobs, strict=True)
             ])  # fmt: skip
             yield len(run_ids)
     except Exception:
-        store.mark(run_ids, "failed")
+        status = "failed"
         raise
+    finally:
+        recorder.end_all(run_ids, status)

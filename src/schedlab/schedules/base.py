@@ -82,7 +82,8 @@ class Schedule:
             )
         # Checked in the input's dtype, without a float64 copy of every step; only a float wider
         # than float64 is narrowed first, so that a value beyond float64's range is caught.
-        steps = raw if raw.dtype.itemsize <= 8 else raw.astype(np.float64)
+        with np.errstate(over="ignore"):  # such a value becomes inf and is rejected below
+            steps = raw if raw.dtype.itemsize <= 8 else raw.astype(np.float64)
         if steps.size:
             lo, hi = steps.min(), steps.max()
             if not (lo >= 0 and hi < math.inf):
@@ -96,11 +97,11 @@ class Schedule:
         """Values at steps ``t`` that are already known to be valid, computed with namespace ``xp``.
 
         This is the hook for adapters: ``xp`` may be ``jax.numpy`` (traced inside ``jax.jit``).
-        No step validation is done here; use ``__call__`` for untrusted input.  A numpy float
-        array gives values of its own dtype: float32 steps are the fast path to a float32 curve
-        (about 1e-7 relative; steps are exact up to 2**24).
+        No step validation is done here; use ``__call__`` for untrusted input.  A numpy float32
+        or float64 array gives values of its own dtype: float32 steps are the fast path to a
+        float32 curve (about 1e-7 relative; steps are exact up to 2**24).
         """
-        if xp is np and isinstance(t, np.ndarray) and t.dtype.kind == "f" and t.size > _BLOCK:
+        if xp is np and isinstance(t, np.ndarray) and t.ndim and t.dtype in _BLOCK_DTYPES:
             return _evaluate_in_blocks(self._evaluate, t, t.dtype)
         return self._evaluate(t, xp)
 
@@ -134,6 +135,7 @@ class Schedule:
 
 #: Steps per block in :func:`_evaluate_in_blocks`: 32768 float64 values (256 KiB) per temporary.
 _BLOCK = 1 << 15
+_BLOCK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _evaluate_in_blocks(evaluate: Evaluator, steps: np.ndarray, dtype: Any) -> np.ndarray:

@@ -37,7 +37,7 @@ def cosine_restarts(
     def cycle(t: Any, xp: Any) -> tuple[Any, Any, Any]:
         """``(i, left, length)``: each ``t``'s cycle, the steps left in it and its length."""
         if t_mult == 1:
-            i = xp.floor(t / period)
+            i = floor_div(t, period, xp)
             return i, period - (t - period * i), period
         # Cycle i starts at period * (t_mult**i - 1) / (t_mult - 1) and lasts period * t_mult**i;
         # the log estimate of i can be one off next to a start, so it is checked against both ends.

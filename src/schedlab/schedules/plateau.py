@@ -158,7 +158,6 @@ class Plateau:
     def update(self, metric: Any) -> float:
         """Observe one metric value (a number or a 0-d tensor); return the rate after it."""
         current = metric if type(metric) is float else _to_float(metric)
-        warming = self._warmup_clock < self._warmup_steps
         self._updates += 1
         if current - current == 0.0:  # finite (NaN and +-inf give NaN)
             best = self._best
@@ -181,10 +180,12 @@ class Plateau:
         if self._cooldown_left > 0:
             self._cooldown_left -= 1
             bad = 0
-        if warming:
-            bad = 0
+        if self._warmup_clock < self._warmup_steps:
+            # Warming up: never a bad update (so no reduction); a per-update warmup advances.
+            self._bad_updates = 0
             if self._per_update_warmup:
                 self._warmup_clock += 1
+            return self.lr
         if bad > self._patience:
             new = max(self._rate * self._factor, self._min_lr)
             if self._rate - new > self._eps:
@@ -192,8 +193,6 @@ class Plateau:
             self._cooldown_left = self._cooldown
             bad = 0
         self._bad_updates = bad
-        if warming:
-            return self.lr
         return self._rate
 
     def tick(self, steps: int = 1) -> float:

@@ -1,0 +1,163 @@
+"""``schedlab reproduce NAME``: rerun a source experiment and say which of its claims hold.
+
+A thin shell over :mod:`schedlab.lab.experiments`: train (or resume) the experiment's sweeps, print
+the ranking and the verdict table, and write to ``--out``: ``NAME.html`` (verdicts, ranking,
+figures, links to each sweep's full report), ``NAME.md``, ``NAME.json`` and ``NAME-*.png``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from schedlab.cli import app
+from schedlab.cli.lab_commands import _console, _errors
+
+DEFAULT_STORE = "runs/experiments.sqlite"
+
+
+def _table(title: str, head: tuple[str, ...], rows: list[list[str]], color_col: int | None) -> Table:
+    table = Table(title=title, show_lines=color_col is not None)
+    for h in head:
+        table.add_column(h, overflow="fold")
+    styles = {"CONFIRMED": "green", "REFUTED": "red", "INCONCLUSIVE": "yellow"}
+    for row in rows:
+        cells = list(row)
+        if color_col is not None:
+            cells[color_col] = f"[{styles.get(row[color_col], 'white')}]{row[color_col]}[/]"
+        table.add_row(*cells)
+    return table
+
+
+def _figures(outcome: Any, out: Path) -> dict[str, Path]:
+    """Comparison plots of every schedule, mean ± 1 sd over seeds: ``alt text -> png path``."""
+    from schedlab.report.plots import plot_comparison, save_figure
+
+    name, v = outcome.experiment.name, outcome.variant
+    groups = {r.label: list(outcome.results.curves[r.label].values()) for r in outcome.rows}
+    losses = (("train_loss", "training loss"), ("val_loss", "validation loss"))
+    figures = {
+        "comparison": (f"{name}: validation loss, accuracy and rate of every schedule",
+                       plot_comparison(groups)),
+        "losses": (f"{name}: training vs validation loss (overfitting: validation loss rises)",
+                   plot_comparison(groups, metrics=losses, log_loss=True)),
+    }  # fmt: skip
+    paths = {}
+    for key, (alt, fig) in figures.items():
+        fig.suptitle(f"{alt} ({v.epochs} epochs, {len(v.seeds)} seeds, mean ± 1 sd)", fontsize=10)
+        paths[alt] = out / f"{name}-{key}.png"
+        save_figure(fig, paths[alt])
+    return paths
+
+
+def _reports(store: Any, outcome: Any, out: Path) -> dict[str, str]:
+    """Each sweep's full HTML report (``schedlab.report.html``): ``sweep -> file name``."""
+    from schedlab.report.html import write_report
+
+    paths = {}
+    for plan in outcome.plans:
+        labels = {lb for lb, _ in plan.schedules}
+        baseline = outcome.baseline if outcome.baseline in labels else None
+        paths[plan.name] = write_report(store, plan.name, out, baseline=baseline).name
+    return paths
+
+
+@app.command()
+def reproduce(
+    name: Annotated[str, typer.Argument(help="mnist-five, fashion-choose or vit-linear.")],
+    quick: Annotated[bool, typer.Option(help="The small variant (minutes on 2 CPU cores).")] = False,
+    seeds: Annotated[int, typer.Option(help="Seeds per schedule (0..N-1).")] = 3,
+    store: Annotated[str, typer.Option(help="SQLite run store (created if missing).")] = DEFAULT_STORE,
+    out: Annotated[str | None, typer.Option(help="Output folder (default out/experiments/NAME).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the variant's epochs.")] = None,
+    train_size: Annotated[
+        int | None, typer.Option(help="Override the variant's training images (with validation).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    group_size: Annotated[int, typer.Option(help="Runs trained together (batched).")] = 32,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's).")] = None,
+    figures: Annotated[
+        Path | None, typer.Option(help="Also copy the PNG figures into this folder.")
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write the HTML reports.")] = True,
+) -> None:
+    """Reproduce a source experiment (>= 3 seeds, batched trainer) and judge each of its claims:
+    confirmed / refuted / inconclusive, with the paired 95% intervals that decide it."""
+    console = _console()
+    with _errors():
+        from schedlab.lab.experiments import get_experiment, run_experiment
+        from schedlab.lab.experiments.render import (
+            RANKING_HEAD,
+            VERDICT_HEAD,
+            html_page,
+            markdown,
+            ranking_rows,
+            verdict_rows,
+        )  # fmt: skip
+        from schedlab.lab.store import RunStore
+
+        experiment = get_experiment(name)
+        if seeds < 1:
+            raise ValueError(f"--seeds must be >= 1; got {seeds}")
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"--threads must be >= 1; got {threads}")
+            import torch
+
+            torch.set_num_threads(threads)
+        variant = experiment.variant(quick=quick, seeds=seeds, epochs=epochs, train_size=train_size)
+        out_dir = Path(out or f"out/experiments/{name}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        Path(store).parent.mkdir(parents=True, exist_ok=True)
+        with RunStore(store) as run_store:
+            progress = _progress(Console(stderr=True))
+            with progress[0]:
+                outcome = run_experiment(
+                    run_store, experiment, variant, device=device, group_size=group_size,
+                    progress=progress[1],
+                )  # fmt: skip
+            console.print(_table(f"{name}: ranking by final val_acc (mean [95% CI] over seeds; "
+                                 f"baseline {outcome.baseline})", RANKING_HEAD,
+                                 ranking_rows(outcome), None))  # fmt: skip
+            console.print(_table(f"{name}: verdicts", VERDICT_HEAD, verdict_rows(outcome), 1))
+            pngs = _figures(outcome, out_dir)
+            reports = _reports(run_store, outcome, out_dir) if report else {}
+        (out_dir / f"{name}.json").write_text(json.dumps(outcome.to_dict(), indent=2) + "\n")
+        (out_dir / f"{name}.md").write_text(
+            markdown(outcome, {alt: p.name for alt, p in pngs.items()}), encoding="utf-8"
+        )
+        if report:
+            images = {
+                alt: "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode()
+                for alt, p in pngs.items()
+            }
+            page = out_dir / f"{name}.html"
+            page.write_text(html_page(outcome, images, reports), encoding="utf-8")
+            console.print(f"report: {page}")
+        if figures is not None:
+            figures.mkdir(parents=True, exist_ok=True)
+            for p in pngs.values():
+                shutil.copyfile(p, figures / p.name)
+        console.print(f"results: {out_dir / (name + '.json')}, {out_dir / (name + '.md')}")
+
+
+def _progress(console: Console) -> tuple[Any, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("member-epochs"), TimeElapsedColumn(), console=console)  # fmt: skip
+    tasks: dict[str, Any] = {}
+
+    def update(sweep: str, done: int, total: int) -> None:
+        if sweep not in tasks:
+            tasks[sweep] = bar.add_task(sweep, total=total)
+        bar.update(tasks[sweep], completed=done, total=total)
+
+    return bar, update

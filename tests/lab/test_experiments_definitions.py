@@ -1,0 +1,94 @@
+"""The experiments' schedules: exactly the sources' at 100 epochs, the same curves compressed in
+time for shorter runs; variants and names validated."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from schedlab.lab.experiments import EXPERIMENTS, get_experiment
+from schedlab.lab.experiments.definitions import total_steps
+from schedlab.lab.experiments.spec import Variant
+from schedlab.lab.experiments.timebased import compounding_rate
+from schedlab.schedules.plateau import Plateau, policy_from_spec
+
+CONTEXT = {"best_lr": 0.001, "best_constant": "constant_0.001"}
+
+
+def schedules(name: str, epochs: int) -> dict[str, object]:
+    exp = get_experiment(name)
+    variant = exp.variant(epochs=epochs)
+    return {
+        label: policy_from_spec(spec)
+        for stage in exp.stages for sweep in stage.sweeps(variant, CONTEXT)
+        for label, spec in sweep.schedules
+    }  # fmt: skip
+
+
+SOURCE_MNIST = {  # the source's rate at epoch e (0-based), 100 epochs
+    "constant": lambda e: 0.1,
+    "steplr": lambda e: 0.1 * 0.5 ** (e // 20),
+    "exponentiallr": lambda e: 0.1 * 0.95**e,
+    "cosine": lambda e: 0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * e / 100)) / 2,
+    "cyclic": lambda e: 0.001 + (0.1 - 0.001) * (1 - abs(e / 20 - 2 * math.floor(e / 40) - 1)),
+}
+SOURCE_FASHION = {
+    "constant": lambda e: 0.01,
+    "time_based": lambda e: compounding_rate(0.5, 0.005, e),
+    "inverse_time": lambda e: 0.5 / (1 + 0.005 * e),
+    "exponential": lambda e: 0.5 * math.exp(-0.1 * e),
+    "step": lambda e: 0.5 * 0.8 ** math.floor(e / 10),
+    "linear": lambda e: (0.5 - 1e-4) * (1 - e / 100) + 1e-4,
+}
+
+
+@pytest.mark.parametrize(("name", "source"), [("mnist-five", SOURCE_MNIST),
+                                              ("fashion-choose", SOURCE_FASHION)])
+@pytest.mark.parametrize("epochs", [100, 50, 25])
+def test_schedules_are_the_sources_compressed_in_time(name, source, epochs) -> None:
+    ours = schedules(name, epochs)
+    ratio = 100 // epochs
+    for label, fn in source.items():
+        got = [ours[label](e) for e in range(epochs)]
+        want = [fn(e * ratio) for e in range(epochs)]
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{name} {label} at {epochs}")
+
+
+def test_plateau_and_adam_members() -> None:
+    full, half = schedules("mnist-five", 100), schedules("mnist-five", 50)
+    assert isinstance(full["plateau"], Plateau)
+    assert full["plateau"].spec()["patience"] == 10 and half["plateau"].spec()["patience"] == 5
+    exp = get_experiment("fashion-choose")
+    sweeps = exp.stages[0].sweeps(exp.variant(), {})
+    assert [s.config.optimizer for s in sweeps] == ["sgd", "adam"]
+    assert sweeps[0].config.batch_size == 64 and sweeps[0].config.train_size == 20_000
+
+
+def test_vit_decays_span_the_whole_run_per_step() -> None:
+    exp = get_experiment("vit-linear")
+    variant = exp.variant(epochs=10, train_size=6000)
+    (decays,) = exp.stages[1].sweeps(variant, CONTEXT)
+    steps = total_steps(decays.config)
+    assert steps == 10 * math.ceil(4800 / 128)
+    linear, cosine = (policy_from_spec(spec) for _, spec in decays.schedules)
+    assert linear(0) == 0.001 and linear(steps) == 0.0 and linear(steps // 2) == pytest.approx(5e-4)
+    warm = round(0.05 * steps)
+    assert cosine(0) == 0.0 and cosine(warm) == pytest.approx(0.001) and cosine(steps) == 0.0
+
+
+def test_variants_and_names() -> None:
+    exp = EXPERIMENTS["mnist-five"]
+    assert exp.variant() == Variant(100, 12_500, (0, 1, 2), "full")
+    assert exp.variant(quick=True, seeds=5).seeds == (0, 1, 2, 3, 4)
+    assert exp.variant(epochs=50).label == "custom"
+    sweep = exp.stages[0].sweeps(exp.variant(), {})[0]
+    assert sweep.name("mnist-five", exp.variant()) == "mnist-five/main/e100-n12500-s3"
+    assert sweep.name("mnist-five", Variant(5, None, (4, 7))) == "mnist-five/main/e5-nall-s4,7"
+    with pytest.raises(ValueError, match="variant: epochs must be an integer >= 1; got 0"):
+        Variant(0, 100, (0,))
+    with pytest.raises(ValueError, match="seeds must be distinct and non-empty"):
+        Variant(3, 100, (1, 1))
+    with pytest.raises(ValueError, match="experiment must be one of mnist-five, fashion-choose"):
+        get_experiment("mnist")
