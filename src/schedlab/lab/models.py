@@ -252,7 +252,7 @@ class StackedModel:
                     h = torch.baddbmm(b.unsqueeze(2), w, h)
             elif isinstance(layer, nn.ReLU):
                 h = F.relu(h)
-        return h.transpose(1, 2)
+        return h.transpose(1, 2).contiguous()  # (K, B, out): small; loss and argmax read it fast
 
     def member_parameters(self, i: int) -> dict[str, torch.Tensor]:
         """Member ``i``'s parameters as a detached CPU ``state_dict`` of the single model."""
