@@ -29,8 +29,12 @@ test: $(STAMP) system-deps
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 
+## Benchmarks: each prints ratios against its peer measured in the same run (see BENCHMARKS.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/curve.py
+	$(BIN)/python benchmarks/step_overhead.py
+	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/ray_overhead.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -132,6 +132,7 @@ def test_bad_group_size(tmp_path) -> None:
         run_sweep(store, make_plan(CONFIG, SCHEDULES, [0]), group_size=0)
 
 
+@pytest.mark.hardware
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_failed_group_is_marked_and_retried(tmp_path) -> None:
     plan = make_plan(dataclasses.replace(CONFIG, epochs=1), SCHEDULES[:2], [0])

@@ -302,6 +302,7 @@ def linreg_as_classes(ds):
     return dataclasses.replace(ds, y_train=y[0], y_val=y[1], num_classes=2, task="classification")
 
 
+@pytest.mark.hardware
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_equals_cpu(mnist, monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)

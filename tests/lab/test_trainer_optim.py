@@ -38,7 +38,10 @@ def _run(optimizer: str, hyper: dict, rates: list[list[float]], seed: int):
             ref.param_groups[0]["lr"] = lrs[k]
             ref.step()
         for p, n in zip(params, SHAPES, strict=True):
-            torch.testing.assert_close(stacked[n][k].detach(), p.detach(), rtol=1e-6, atol=1e-7)
+            # A different (batched) order of float32 operations: a few ulps of the largest entry,
+            # which matters where an entry cancels to near zero.
+            ulps = 8 * torch.finfo(torch.float32).eps * max(1.0, p.detach().abs().max().item())
+            torch.testing.assert_close(stacked[n][k].detach(), p.detach(), rtol=1e-6, atol=ulps)
     return batched
 
 

@@ -103,6 +103,7 @@ def test_long_invalid_arrays_are_rejected(steps: np.ndarray, bad: str) -> None:
         schedlab.cosine(0.1, steps=10)(steps)
 
 
+@pytest.mark.hardware
 @pytest.mark.skipif(
     np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="no wider long double"
 )
