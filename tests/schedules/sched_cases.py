@@ -6,6 +6,7 @@ The promises are derived from the contract's table (SPEC.md), not from the imple
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -37,9 +38,11 @@ def increasing_ints(lo: int, hi: int, min_size: int = 1, max_size: int = 5):
 def increasing_steps(min_size: int = 1, max_size: int = 5):
     """Strictly increasing step positions, a mix of integers and fractional steps."""
     point = st.one_of(st.integers(0, 400), st.floats(0.0, 400.0).map(lambda x: round(x, 3)))
-    return st.lists(point, min_size=min_size, max_size=max_size, unique_by=float).map(
-        lambda xs: sorted(xs, key=float)
-    ).filter(lambda xs: all(float(a) < float(b) for a, b in zip(xs, xs[1:])))
+    return (
+        st.lists(point, min_size=min_size, max_size=max_size, unique_by=float)
+        .map(lambda xs: sorted(xs, key=float))
+        .filter(lambda xs: all(float(a) < float(b) for a, b in itertools.pairwise(xs)))
+    )
 
 
 @st.composite
@@ -259,8 +262,10 @@ def continuous_at(s: Schedule) -> list[float]:
     if k == "warmup" and q["steps"] > 0 and q["shape"] != "constant":
         return [float(q["steps"])]
     if k == "wsd":
+        # Without a decay the rate drops to min_lr at ``steps``: a jump by definition (as in HF).
         decays = (q["steps"] - q["decay_steps"], q["steps"]) if q["decay_steps"] else ()
-        return sorted({float(e) for e in (q["warmup_steps"], *decays) if e > 0})
+        ramp = (q["warmup_steps"],) if q["warmup_steps"] < q["steps"] or decays else ()
+        return sorted({float(e) for e in (*ramp, *decays) if e > 0})
     if k == "inverse_sqrt" and q["warmup_steps"] > 0:
         return [float(q["warmup_steps"])]
     if k == "one_cycle":

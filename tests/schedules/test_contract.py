@@ -78,7 +78,7 @@ def check_monotone(s: Schedule, grid: np.ndarray, values: np.ndarray) -> None:
 def check_continuity(s: Schedule) -> None:
     """At each promised point the gap to the left neighbour shrinks with the distance (a jump would
     keep it); powers down to 0.1 shrink it at least 4-fold over six decades of distance."""
-    lo, hi = bounds(s)
+    lo, _hi = bounds(s)
     for b in continuous_at(s):
         if b <= 0:
             continue
@@ -114,7 +114,7 @@ def check_round_trips(s: Schedule, grid: np.ndarray, values: np.ndarray) -> None
 
 def check_inputs(s: Schedule, grid: np.ndarray, values: np.ndarray) -> None:
     scale = float(np.max(values, initial=0.0))
-    for t, v in list(zip(grid.tolist(), values.tolist()))[:12]:
+    for t, v in list(zip(grid.tolist(), values.tolist(), strict=False))[:12]:
         got = s(t)
         assert type(got) is float
         assert _close(np.array(got), np.array(v), scale), (s, t, got, v)

@@ -206,6 +206,9 @@ class StackedModel:
             for key, _ in members[0].named_parameters()
         }
         self._linear = _is_linear_stack(self.template)
+        first = next(iter(self.params.values()))
+        self.device, self.template_dtype = first.device, first.dtype
+        self._workspace: dict[tuple, torch.Tensor] = {}
         self._vmapped = torch.func.vmap(self._call_one, in_dims=(0, 0))
         self._vmapped_shared = torch.func.vmap(self._call_one, in_dims=(0, None))
 
@@ -232,6 +235,83 @@ class StackedModel:
         if self._linear:
             return self._linear_forward(x.reshape(x.shape[0], -1), shared=True)
         return self._vmapped_shared(self.params, x)
+
+    def loss_and_grads(
+        self, x: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """One training step's forward and backward for member-wise inputs ``x`` ``(K, B, *input_shape)``.
+
+        ``loss(out)`` maps the outputs ``(K, B, outputs)`` to per-member losses ``(K,)``.  Returns
+        the outputs and the losses (both detached) and, in ``params`` order, the gradient of the
+        losses' sum with respect to every parameter.
+
+        The all-linear models skip autograd for their layers (only the small loss on the outputs
+        goes through it): the backward runs the batched matmuls, bias sums and ReLU masks that
+        autograd runs, on tensors of the same layout, so the gradients are bitwise those of
+        autograd; no gradient is computed for the input.  Their large intermediates and the
+        gradients live in buffers reused from one call to the next: use the gradients before the
+        next call.  The other models use autograd.
+        """
+        if not self._linear:
+            out = self._vmapped(self.params, x)
+            losses = loss(out)
+            grads = torch.autograd.grad(losses.sum(), list(self.params.values()))
+            return out.detach(), losses.detach(), list(grads)
+        with torch.no_grad():
+            h = x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 2)  # feature-major (K, d, B)
+            saved = []  # per Linear: (its index, its input (K, in, B), its ReLU output or None)
+            for index, layer in enumerate(self.template):
+                if isinstance(layer, nn.Linear):
+                    w, b = self.params[f"{index}.weight"], self.params[f"{index}.bias"]
+                    z = self._buffer(("z", index), (w.shape[0], w.shape[1], h.shape[2]))
+                    saved.append([index, h, None])
+                    h = torch.baddbmm(b.unsqueeze(2), w, h, out=z)
+                elif isinstance(layer, nn.ReLU):
+                    h = h.relu_()  # in place on the Linear's output: the same clamp kernel
+                    saved[-1][2] = h
+            out = h.transpose(1, 2).contiguous()
+        out.requires_grad_()
+        losses = loss(out)
+        (grad_out,) = torch.autograd.grad(losses.sum(), out)
+        with torch.no_grad():
+            g = grad_out.transpose(1, 2)  # (K, outputs, B), as autograd hands it back
+            for position in range(len(saved) - 1, -1, -1):
+                index, h, _ = saved[position]
+                w = self.params[f"{index}.weight"]
+                torch.bmm(g, h.transpose(1, 2), out=self._buffer(("dw", index), w.shape))
+                torch.sum(g, 2, keepdim=True, out=self._buffer(("db", index), (*w.shape[:2], 1)))
+                if position == 0:  # the input needs no gradient
+                    break
+                dh = torch.bmm(
+                    w.transpose(1, 2), g, out=self._buffer(("dh", index), h.shape)
+                )
+                relu_out = saved[position - 1][2]
+                if relu_out is not None:
+                    g = torch.ops.aten.threshold_backward.grad_input(
+                        dh, relu_out, 0, grad_input=self._buffer(("dz", index), h.shape)
+                    )
+                else:
+                    g = dh
+        grads = []
+        for key, p in self.params.items():
+            index, kind = key.split(".")
+            if kind == "weight":
+                grads.append(self._buffer(("dw", int(index)), p.shape))
+            else:
+                grads.append(self._buffer(("db", int(index)), (*p.shape, 1)).squeeze(2))
+        return out.detach(), losses.detach(), grads
+
+    def _buffer(self, key: tuple, shape: Sequence[int]) -> torch.Tensor:
+        """A float32 workspace tensor of ``shape`` kept for reuse under ``key`` (contents undefined).
+
+        Reusing buffers spares the allocator the page faults of fresh multi-MiB tensors each step.
+        """
+        shape = tuple(int(n) for n in shape)
+        buf = self._workspace.get((key, shape))
+        if buf is None:
+            buf = torch.empty(shape, dtype=self.template_dtype, device=self.device)
+            self._workspace[(key, shape)] = buf
+        return buf
 
     def _linear_forward(self, h: torch.Tensor, *, shared: bool) -> torch.Tensor:
         """The Flatten/Linear/ReLU stack: h is (K, B, d) member-wise, or (B, d) shared.

@@ -171,6 +171,13 @@ class BatchedTrainer:
             torch.randperm(n, generator=g)
         return torch.stack(rows).to(self.device)
 
+    def _gather_buffer(self, buffers: dict[int, torch.Tensor], rows: int) -> torch.Tensor:
+        """A reused ``(rows, *sample_shape)`` tensor for the gathered minibatches (a fresh
+        multi-MiB tensor every step costs page faults)."""
+        if rows not in buffers:
+            buffers[rows] = self._x_train.new_empty((rows, *self._x_train.shape[1:]))
+        return buffers[rows]
+
     # -- loss ----------------------------------------------------------------------------------
     def _losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per-member mean loss (K,) of outputs ``(K, B, outputs)`` against targets ``(K, B)``."""
@@ -207,23 +214,22 @@ class BatchedTrainer:
         loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
         correct = torch.zeros(k, dtype=torch.int64, device=self.device)
         sample_shape = self._x_train.shape[1:]
+        x_bufs: dict[int, torch.Tensor] = {}
         for s in range(self.steps_per_epoch):
             idx = order[:, s * batch : (s + 1) * batch]
             b = idx.shape[1]
             flat = idx.reshape(-1)
-            x = self._x_train.index_select(0, flat).view(k, b, *sample_shape)
+            x = torch.index_select(self._x_train, 0, flat, out=self._gather_buffer(x_bufs, k * b))
+            x = x.view(k, b, *sample_shape)
             y = self._y_train.index_select(0, flat).view(k, b)
-            out = self.model.forward(x)
-            losses = self._losses(out, y)
-            grads = torch.autograd.grad(losses.sum(), self._params)
-            losses = losses.detach()
+            out, losses, grads = self.model.loss_and_grads(x, lambda o: self._losses(o, y))  # noqa: B023
             active &= torch.isfinite(losses)
             # on CPU the check is free and saves masking every gradient; on CUDA it would sync
             all_active = self.device.type == "cpu" and bool(active.all())
             self.optimizer.step(grads, lr_steps[s], None if all_active else active)
             loss_sum += losses.double() * b
             if self._classification:
-                correct += (out.detach().argmax(dim=-1) == y).sum(dim=1)
+                correct += (out.argmax(dim=-1) == y).sum(dim=1)
         n = len(self._x_train)
         train_loss = (loss_sum / n).cpu().numpy()
         train_acc = (correct.double() / n).cpu().numpy()

@@ -1,6 +1,7 @@
 """Layer 1: pure, framework-free learning-rate schedules (numpy only)."""
 
 from schedlab.schedules.base import KINDS, Schedule
+from schedlab.schedules.composition import scale, sequence
 from schedlab.schedules.cycles import cosine_restarts, cyclic, one_cycle
 from schedlab.schedules.decays import (
     constant,
@@ -14,15 +15,30 @@ from schedlab.schedules.decays import (
     polynomial,
     step,
 )
-from schedlab.schedules.composition import scale, sequence
 from schedlab.schedules.spec import from_spec, kinds, parse_text
 from schedlab.schedules.warmups import inverse_sqrt, warmup, wsd
 
 # The registry lists the kinds in the contract's order (imports above are sorted by module).
-_ORDER = (
-    "constant step multistep exponential inverse_time polynomial linear cosine cosine_restarts "
-    "cyclic one_cycle warmup wsd inverse_sqrt piecewise_constant piecewise_linear sequence scale"
-).split()
+_ORDER = [
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "inverse_time",
+    "polynomial",
+    "linear",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "one_cycle",
+    "warmup",
+    "wsd",
+    "inverse_sqrt",
+    "piecewise_constant",
+    "piecewise_linear",
+    "sequence",
+    "scale",
+]
 for _name in sorted(KINDS, key=_ORDER.index):
     KINDS[_name] = KINDS.pop(_name)
 

@@ -69,7 +69,7 @@ class Schedule:
         if type(t) is int or type(t) is float:
             if not 0 <= t < math.inf or t > _MAX_STEP:
                 raise ValueError(f"step must be a finite number >= 0, got {t!r}")
-            return float(self._evaluate(np.float64(t), np))
+            return _evaluate_scalar(self._evaluate, t)
         if isinstance(t, (bool, np.bool_)):
             raise ValueError(f"step must be a finite number >= 0, got {t!r}")
         try:
@@ -90,7 +90,7 @@ class Schedule:
                 bad = steps[~((steps >= 0) & (steps < math.inf))].flat[0]
                 raise ValueError(f"step must be a finite number >= 0, got {bad!r}")
         if steps.ndim == 0:
-            return float(self._evaluate(np.float64(steps[()]), np))
+            return _evaluate_scalar(self._evaluate, steps[()])
         return _evaluate_in_blocks(self._evaluate, steps, np.float64)
 
     def evaluate(self, t: Any, xp: Any = np) -> Any:
@@ -131,6 +131,12 @@ class Schedule:
         return KINDS["scale"](self, other)
 
     __rmul__ = __mul__
+
+
+def _evaluate_scalar(evaluate: Evaluator, t: Any) -> float:
+    """One step's value, computed as a one-element array so that it takes the same numpy loops
+    as an array call (numpy's scalar ``**`` and its SIMD array ``power`` can differ by an ulp)."""
+    return float(evaluate(np.full(1, t, dtype=np.float64), np)[0])
 
 
 #: Steps per block in :func:`_evaluate_in_blocks`: 32768 float64 values (256 KiB) per temporary.
@@ -177,7 +183,7 @@ def _bind(kind: str, sig: inspect.Signature, args: tuple, kwargs: dict) -> dict[
             f"{kind}: takes at most {len(names)} positional parameters ({', '.join(names)}), "
             f"got {len(args)}"
         )
-    bound = dict(zip(names, args))
+    bound = dict(zip(names, args, strict=False))  # fewer args than names is fine
     for key, value in kwargs.items():
         if key not in sig.parameters:
             raise ValueError(

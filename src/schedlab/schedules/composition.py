@@ -31,7 +31,7 @@ def sequence(
 
     def evaluate(t: Any, xp: Any) -> Any:
         value = parts[0].evaluate(t, xp)
-        for edge, part in zip(edges, parts[1:]):
+        for edge, part in zip(edges, parts[1:], strict=True):
             value = xp.where(t < edge, value, part.evaluate(xp.maximum(t - edge, 0.0), xp))
         return value
 

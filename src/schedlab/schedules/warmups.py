@@ -119,14 +119,15 @@ def inverse_sqrt(
     Vaswani et al., "Attention is all you need" (2017).
 
     >>> s = inverse_sqrt(1.0, warmup_steps=4)
-    >>> s(2), s(4), s(12)
+    >>> s(2), s(4), s(16)
     (0.5, 1.0, 0.5)
     """
     scale = timescale if timescale is not None else (warmup_steps or 10_000)
-    shift = scale - warmup_steps
 
     def evaluate(t: Any, xp: Any) -> Any:
-        after = lr / xp.sqrt((xp.maximum(t, warmup_steps) + shift) / scale)
+        # (t + scale - warmup_steps) / scale, formed as 1 + (t - warmup_steps) / scale: exact
+        # 1 at t = warmup_steps (scale - warmup_steps would round when the two differ in size).
+        after = lr / xp.sqrt(1 + (xp.maximum(t, warmup_steps) - warmup_steps) / scale)
         if not warmup_steps:
             return after
         return xp.where(t < warmup_steps, lr * (xp.minimum(t, warmup_steps) / warmup_steps), after)
