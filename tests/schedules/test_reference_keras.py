@@ -113,10 +113,13 @@ def test_cosine_decay(lr, decay_steps, alpha, steps):
 
 
 def restart_starts(period: int, t_mult: float, until: float, most: int = 300) -> list[Fraction]:
-    """Exact restart steps (rational arithmetic on the float64 ``t_mult``) up to ``until``."""
+    """Exact restart steps (rational arithmetic on the float64 ``t_mult``) up to ``until``, and the
+    first one after it (a step can sit just below a restart that lies past ``until``)."""
     starts, start, length = [], Fraction(0), Fraction(period)
-    while start <= until and len(starts) < most:
+    while len(starts) < most:
         starts.append(start)
+        if start > until:
+            break
         start, length = start + length, length * Fraction(t_mult)
     return starts
 
@@ -125,7 +128,10 @@ def restart_starts(period: int, t_mult: float, until: float, most: int = 300) ->
 @given(
     lr=lrs,
     period=st.integers(1, 100),
-    t_mult=st.one_of(st.sampled_from([1.0, 2.0, 3.0]), st.floats(1.0, 3.0)),
+    # Just above 1, Keras' log(1 - c * (1 - t_mul)) / log(t_mul) divides two rounded near-zeros and
+    # picks the wrong cycle (t_mul = 1 + 2**-52, period 4, t = 3 lands in cycle 1): not a range
+    # the reference computes, so real t_mult start at 1.01 (t_mult = 1 exactly takes Keras' own branch).
+    t_mult=st.one_of(st.sampled_from([1.0, 2.0, 3.0]), st.floats(1.01, 3.0)),
     m_mul=st.floats(0.1, 1.0),
     alpha=st.floats(0.0, 1.0),
     steps=step_lists,

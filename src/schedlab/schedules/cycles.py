@@ -34,6 +34,7 @@ def cosine_restarts(
     """
     log_mult = math.log(t_mult)
     two_power = math.frexp(t_mult)[0] == 0.5  # t_mult is 2, 4, 8, ...
+    log2_mult = math.frexp(t_mult)[1] - 1
 
     def cycle(t: Any, xp: Any) -> tuple[Any, Any, Any]:
         """``(i, left, length)``: each ``t``'s cycle, the steps left in it and its length."""
@@ -43,8 +44,14 @@ def cosine_restarts(
         # Cycle i starts at period * (t_mult**i - 1) / (t_mult - 1) and lasts period * t_mult**i;
         # the log estimate of i can be one off next to a start, so it is checked against both ends.
         # (xp.power, not **: numpy scalars would use another pow than arrays, an ulp apart.)
-        i = xp.floor(xp.log1p(t * ((t_mult - 1) / period)) / log_mult)
-        power = xp.power(t_mult, i)
+        if two_power:  # t_mult = 2**k: the binary exponent of the cycle estimate gives i directly
+            _, exponent = xp.frexp(t * ((t_mult - 1) / period) + 1.0)
+            whole = (exponent - 1) // log2_mult
+            i = whole.astype(t.dtype)
+            power = xp.ldexp(xp.ones_like(t), whole * log2_mult)
+        else:
+            i = xp.floor(xp.log1p(t * ((t_mult - 1) / period)) / log_mult)
+            power = xp.power(t_mult, i)
         start, length = period * ((power - 1) / (t_mult - 1)), period * power
         late, early = start > t, start + length <= t
         i = i - late + early
