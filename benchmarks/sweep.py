@@ -23,7 +23,8 @@ needs no gradient); bias, ReLU, loss and optimizer work are not counted.  MLP 78
 203,264 per validation sample.
 
 Usage: ``python benchmarks/sweep.py [--epochs 3] [--batch-sizes 64 256] [--device cpu|cuda]
-[--threads N] [--json out.json]``
+[--threads N] [--repeats N] [--json out.json]`` (with ``--repeats N`` each method is timed N times
+and the run with the median wall time is reported, with the matmul rate measured before it).
 """
 
 from __future__ import annotations
@@ -154,6 +155,12 @@ def run_sequential(config: TrainConfig, ds, members, device) -> np.ndarray:
     return np.array(losses)
 
 
+def _median_run(runs: list[tuple]) -> tuple:
+    """The run (a tuple whose item 1 is its wall time) with the median wall time (lower median)."""
+    ranked = sorted(runs, key=lambda run: run[1])
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -164,6 +171,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--skip-sequential", action="store_true")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="timed runs per method; the median run is reported"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")
     args = parser.parse_args(argv)
     if args.threads:
@@ -191,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
         "train_samples": len(ds.x_train),
         "val_samples": len(ds.x_val),
         "epochs": args.epochs,
+        "repeats": args.repeats,
         "flops_per_epoch": epoch_flops,
         "rows": [],
     }
@@ -198,9 +209,12 @@ def main(argv: list[str] | None = None) -> dict:
     for batch in args.batch_sizes:
         config = TrainConfig(epochs=args.epochs, batch_size=batch, momentum=0.9)
         run_batched(dataclasses.replace(config, epochs=1), ds, members[:2], device)  # warm-up
-        peak_wall, peak_cpu = matmul_rate(device)  # measured next to the run it is compared with
-        _reset_peak(device)
-        loss_batched, wall, cpu = timed(device, run_batched, config, ds, members, device)
+        runs = []
+        for _ in range(args.repeats):
+            peak = matmul_rate(device)  # measured next to the run it is compared with
+            _reset_peak(device)
+            runs.append((*timed(device, run_batched, config, ds, members, device), *peak))
+        loss_batched, wall, cpu, peak_wall, peak_cpu = _median_run(runs)
         row = {
             "batch_size": batch,
             "matmul_gflops": peak_wall / 1e9,
@@ -213,7 +227,12 @@ def main(argv: list[str] | None = None) -> dict:
             row |= {"batched_cpu_s": cpu, "matmul_fraction_cpu_time": total / cpu / peak_cpu}
         if not args.skip_sequential:
             _reset_peak(device)
-            loss_seq, wall_seq, cpu_seq = timed(device, run_sequential, config, ds, members, device)
+            loss_seq, wall_seq, cpu_seq = _median_run(
+                [
+                    timed(device, run_sequential, config, ds, members, device)
+                    for _ in range(args.repeats)
+                ]
+            )
             rel = np.abs(loss_batched / loss_seq - 1)
             row |= {
                 "sequential_s_per_epoch": wall_seq / args.epochs,
@@ -242,7 +261,8 @@ def markdown(result: dict) -> str:
         f"{result['threads']} torch threads, load average {result['load_average']}. "
         f"{result['members']} members (5 schedules x 3 seeds), MLP 784-128-10, SGD momentum 0.9, "
         f"{result['train_samples']} train / {result['val_samples']} val MNIST samples, "
-        f"{result['epochs']} epochs, {result['flops_per_epoch'] / 1e9:.1f} GFLOP per epoch.",
+        f"{result['epochs']} epochs, {result['flops_per_epoch'] / 1e9:.1f} GFLOP per epoch, "
+        f"median of {result.get('repeats', 1)} timed run(s) per method.",
         "",
         "| batch | batched s/epoch | sequential s/epoch | speedup (wall) | speedup (CPU time) | "
         "matmul GFLOP/s | batched GFLOP/s | of matmul rate (wall) | of matmul rate (CPU time) | "

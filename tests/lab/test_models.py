@@ -90,3 +90,28 @@ def test_bad_models_are_value_errors():
     stacked = StackedModel("mlp", (4,), 2, [1])
     with pytest.raises(ValueError, match="differing keys"):
         stacked.load_member_parameters(0, {"1.weight": torch.zeros(128, 4)})
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp2", "linear", "cnn"])
+def test_loss_and_grads_are_bitwise_autograd(name):
+    """The hand-written backward of the all-linear stacks is autograd's, bit for bit, also when
+    its reused buffers change shape (a smaller last batch) and on the call after that."""
+    shape, classes = SHAPES[name], 10
+    stacked = StackedModel(name, shape, classes, SEEDS)
+    gen = torch.Generator().manual_seed(3)
+
+    def loss(out, y):
+        flat = F.cross_entropy(out.reshape(-1, classes), y.reshape(-1), reduction="none")
+        return flat.view(y.shape).mean(dim=1)
+
+    for batch in (32, 5, 32):
+        x = torch.randn(len(SEEDS), batch, *shape, generator=gen)
+        y = torch.randint(0, classes, (len(SEEDS), batch), generator=gen)
+        out, losses, grads = stacked.loss_and_grads(x, lambda o, y=y: loss(o, y))
+        ref_out = stacked.forward(x)
+        ref_losses = loss(ref_out, y)
+        ref_grads = torch.autograd.grad(ref_losses.sum(), list(stacked.params.values()))
+        assert torch.equal(out, ref_out.detach()) and torch.equal(losses, ref_losses.detach())
+        assert not losses.requires_grad and len(grads) == len(ref_grads)
+        for key, g, ref in zip(stacked.params, grads, ref_grads, strict=True):
+            assert g.shape == ref.shape and torch.equal(g, ref), key

@@ -275,7 +275,7 @@ class BatchedTrainer:
             seconds=seconds,
         )
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Mean loss and accuracy (float64 (K,) each; accuracy NaN for regression) of every member
         on the same samples ``x``/``y`` (tensors on the trainer's device), in batched chunks."""
