@@ -117,7 +117,7 @@ def _real(value: float | None) -> float | None:
 class EpochResult:
     """What :meth:`RunStore.commit_epoch` writes for one run after one epoch.
 
-    ``record`` is an :class:`~schedlab.lab.trainer.EpochRecord` (or anything with its fields);
+    ``record`` is an :class:`~schedlab.lab.records.EpochRecord` (or anything with its fields);
     ``state`` the run's checkpoint (``torch.save`` bytes) after the epoch, or ``None`` to keep none.
     """
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from schedlab.lab.records import EpochRecord
 from schedlab.lab.store import DONE, EPOCH_FIELDS, EpochResult, RunStore
 
 #: statuses passed to :meth:`Tracker.end_run`: the store's final ones, ``failed`` (an error) and
@@ -57,7 +58,9 @@ class RunInfo:
         from schedlab.schedules.plateau import policy_from_spec
 
         spec = policy_from_spec(self.schedule).spec()
-        flat = {f"schedule.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in spec.items()}
+        flat = {
+            f"schedule.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in spec.items()
+        }
         head = {"sweep": self.sweep, "label": self.label, "schedule": self.schedule,
                 "seed": self.seed, "config_hash": self.config_hash}  # fmt: skip
         return {k: str(v) for k, v in {**head, **self.config, **flat}.items()}
@@ -100,35 +103,20 @@ class StoreTracker:
         self.store.commit_epoch(results)
 
     def end_run(self, run: RunInfo, status: str) -> None:
-        if status == "failed":  # finished/diverged are set by commit_epoch; interrupted stays running
+        if (
+            status == "failed"
+        ):  # finished/diverged are set by commit_epoch; interrupted stays running
             self.store.mark([run.run_id], "failed")
 
 
-@dataclass(frozen=True)
-class StoredEpoch:
-    """An epoch read back from the store, with the fields of
-    :class:`~schedlab.lab.trainer.EpochRecord` (``member`` is the run id)."""
-
-    member: int
-    epoch: int
-    train_loss: float
-    train_acc: float | None
-    val_loss: float
-    val_acc: float | None
-    lr: float
-    step_lrs: np.ndarray
-    diverged: bool
-    seconds: float
-
-
-def stored_epochs(store: RunStore, run_id: int) -> list[StoredEpoch]:
+def stored_epochs(store: RunStore, run_id: int) -> list[EpochRecord]:
     """The committed epochs of a run as records; the per-step rates are split evenly over the
     epochs (every epoch of a run has the same number of optimizer steps)."""
     rows = store.epochs(run_id)
     lrs = store.step_lrs(run_id)
     parts = np.split(lrs, len(rows)) if rows and len(lrs) % len(rows) == 0 else None
     return [
-        StoredEpoch(
+        EpochRecord(
             member=run_id,
             step_lrs=parts[i] if parts else np.zeros(0),
             **{k: row[k] for k in EPOCH_FIELDS},
@@ -193,7 +181,9 @@ class Recorder:
     def end(self, run_id: int, status: str) -> None:
         """End a started run (``failed``, ``interrupted`` or its final stored status)."""
         if status not in END_STATUSES:
-            raise ValueError(f"tracking: status must be one of {', '.join(END_STATUSES)}; got {status!r}")
+            raise ValueError(
+                f"tracking: status must be one of {', '.join(END_STATUSES)}; got {status!r}"
+            )
         info = self._runs.pop(run_id, None)
         if info is None:
             return
@@ -207,7 +197,9 @@ class Recorder:
             self.end(run_id, status)
 
 
-def replay(store: RunStore, tracker: Tracker, sweep: str | None = None, **filters: Any) -> list[RunInfo]:
+def replay(
+    store: RunStore, tracker: Tracker, sweep: str | None = None, **filters: Any
+) -> list[RunInfo]:
     """Send stored runs (as :meth:`RunStore.runs` selects them) through ``tracker`` as if they were
     training now: start at 0, every committed epoch, then the end (unfinished runs end
     ``interrupted``).  This is how the exporters work.  Returns the runs sent."""

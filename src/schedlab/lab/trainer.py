@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from schedlab.lab.config import Member, TrainConfig
 from schedlab.lab.models import StackedModel
 from schedlab.lab.optim import make_optimizer
 from schedlab.lab.rates import epoch_rates, make_policies, observe
+from schedlab.lab.records import EpochRecord
 from schedlab.schedules.plateau import Plateau
 
 if TYPE_CHECKING:
@@ -38,29 +38,6 @@ STATE_VERSION = 1
 
 #: Evaluation processes about this many (member x sample) rows at a time.
 EVAL_ROWS = 4096
-
-
-@dataclass
-class EpochRecord:
-    """Metrics of one member after one epoch (epoch is 0-based).
-
-    ``train_loss``/``train_acc`` average the minibatch values over the epoch's samples (weights as
-    they were at each step); ``val_*`` use the weights at the end of the epoch.  Accuracies are
-    ``None`` for regression.  ``lr`` is the rate of the epoch's last optimizer step and ``step_lrs``
-    the rate of every step (float64; what the policy gave, even for a diverged member, which applies
-    none).  ``seconds`` is the wall time of the whole batched epoch.
-    """
-
-    member: int
-    epoch: int
-    train_loss: float
-    train_acc: float | None
-    val_loss: float
-    val_acc: float | None
-    lr: float
-    step_lrs: np.ndarray
-    diverged: bool
-    seconds: float
 
 
 def _device(device: str | torch.device) -> torch.device:
