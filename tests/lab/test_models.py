@@ -115,3 +115,41 @@ def test_loss_and_grads_are_bitwise_autograd(name):
         assert not losses.requires_grad and len(grads) == len(ref_grads)
         for key, g, ref in zip(stacked.params, grads, ref_grads, strict=True):
             assert g.shape == ref.shape and torch.equal(g, ref), key
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp2", "linear", "cnn"])
+def test_shared_minibatch_groups_equal_member_wise_inputs(name):
+    """Members that share a minibatch (``groups``) get the outputs and gradients of the same
+    minibatch handed to each of them (the all-linear first layer then runs one matmul per group,
+    whose sums BLAS may round differently from the batched matmul's: float32 tolerance)."""
+    shape, classes = SHAPES[name], 10
+    seeds, groups = (4, 4, 4, 9, 5, 5), (3, 1, 2)
+    stacked = StackedModel(name, shape, classes, seeds)
+    gen = torch.Generator().manual_seed(5)
+    rows = torch.tensor([0, 0, 0, 1, 2, 2])
+
+    def loss(out, y):
+        flat = F.cross_entropy(out.reshape(-1, classes), y.reshape(-1), reduction="none")
+        return flat.view(y.shape).mean(dim=1)
+
+    for batch in (16, 3):
+        x = torch.randn(len(groups), batch, *shape, generator=gen)
+        y = torch.randint(0, classes, (len(groups), batch), generator=gen)[rows]
+        got = stacked.loss_and_grads(x, lambda o, y=y: loss(o, y), groups)
+        got = (got[0].clone(), got[1].clone(), [g.clone() for g in got[2]])
+        ref = stacked.loss_and_grads(x[rows], lambda o, y=y: loss(o, y))
+        close = dict(rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(got[0], ref[0], **close)
+        torch.testing.assert_close(got[1], ref[1], **close)
+        for key, g, r in zip(stacked.params, got[2], ref[2], strict=True):
+            torch.testing.assert_close(g, r, **close, msg=f"{name} {key}")
+    # members with one seed and one minibatch are one model trained twice
+    assert torch.equal(got[0][0], got[0][1]) and not torch.equal(got[0][3], got[0][4])
+
+
+@pytest.mark.parametrize("groups", [(2, 2), (1, 1, 1, 1, 1), (3, 3, 1)])
+def test_bad_groups_are_refused(groups):
+    stacked = StackedModel("mlp", (4,), 2, [0, 0, 1, 1])
+    x = torch.zeros(len(groups), 2, 4)
+    with pytest.raises(ValueError, match="groups must be positive member counts summing to K=4"):
+        stacked.loss_and_grads(x, lambda o: o.sum(dim=(1, 2)), groups if groups != (2, 2) else (2, 3))

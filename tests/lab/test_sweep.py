@@ -109,7 +109,9 @@ def test_resume_from_checkpoints_equals_uninterrupted(tmp_path, digits, uninterr
         db.execute("DELETE FROM checkpoints WHERE run_id=?", (ids[3],))
         db.commit()
         db.close()
-        assert pending_groups(store, ids, CONFIG.epochs) == {1: ids[:3], 0: ids[3:]}
+        # each group seed by seed (runs are (schedule, seed) with seeds 0, 1 in turn)
+        by_seed = {1: [ids[0], ids[2], ids[1]], 0: [ids[4], ids[3], ids[5]]}
+        assert pending_groups(store, ids, CONFIG.epochs) == by_seed
         outcome = run_sweep(store, plan, group_size=4)
         assert (outcome.skipped, outcome.resumed, outcome.started) == (0, 3, 3)
         assert outcome.epochs_trained == 3 * 2 + 3 * 3

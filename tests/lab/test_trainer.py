@@ -141,6 +141,33 @@ def test_batched_equals_each_member_alone(mnist, model, optimizer):
     assert_matches_alone(trainer, records, mnist)
 
 
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_members_sharing_a_seed_share_minibatches_and_equal_alone(mnist, model):
+    """Runs of consecutive members with one seed train on one gathered minibatch per step (one
+    matmul per seed for the all-linear first layer); each still equals training it alone."""
+    members = [
+        Member("cosine(lr=0.1, steps=3)", seed=1),
+        Member("constant(0.05)", seed=1),
+        Member("step(lr=0.05, step_size=1, gamma=0.5)", seed=2),
+        Member("constant(0.05)", seed=1),  # seed 1 again, not next to the others: a new group
+    ]
+    config = TrainConfig(model=model, momentum=0.9, epochs=3, batch_size=32)
+    trainer = BatchedTrainer(config, mnist, members)
+    assert trainer._group_sizes == (2, 1, 1)
+    records = trainer.run()
+    assert_matches_alone(trainer, records, mnist)
+    # the same schedule and seed in two groups: the same run
+    for a, b in zip(trainer.model.member_parameters(1).values(),
+                    trainer.model.member_parameters(3).values(), strict=True):  # fmt: skip
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    # a group's members carry one data order; a restore that splits it is refused
+    states = [trainer.member_state(i) for i in range(4)]
+    assert torch.equal(states[0]["data_rng"], states[1]["data_rng"])
+    states[1]["data_rng"] = states[2]["data_rng"]
+    with pytest.raises(ValueError, match=r"states\[1\]: data_rng differs from states\[0\]"):
+        BatchedTrainer(config, mnist, members, states=states)
+
+
 def test_step_unit_plateau_and_other_models(mnist):
     members = [
         Member("warmup(cosine(lr=0.1, steps=20), steps=5)", seed=4),

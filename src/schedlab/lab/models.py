@@ -5,7 +5,8 @@ fixes its initialisation).  :class:`StackedModel` holds K such models as one set
 leading member dimension K (``params[name][k]`` is member k's tensor, initialised exactly as
 ``build_model`` after ``torch.manual_seed(seeds[k])``) and runs them together: batched matmuls
 (``torch.baddbmm``) for the all-linear models, ``torch.func.vmap`` over ``functional_call`` for the
-others.  Inputs are ``(K, B, *input_shape)``: each member sees its own minibatch.
+others.  Inputs are ``(K, B, *input_shape)``: each member sees its own minibatch (in training,
+consecutive members may share one: see :meth:`StackedModel.loss_and_grads`).
 
 Architectures (``input_shape`` ``(C, H, W)`` or ``(d,)``; ``num_classes == 0`` means one regression
 output):
@@ -166,6 +167,39 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int) -> nn.M
     return _BUILDERS[name](tuple(int(s) for s in input_shape), int(num_classes))
 
 
+def _grouped_linear(
+    w: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, sizes: Sequence[int], *, out: torch.Tensor
+) -> torch.Tensor:
+    """``out[k] = w[k] @ rows[g]^T + b[k]`` (feature-major ``(K, o, B)``) for the members k of
+    each group g of consecutive members (``sizes``): one ``(m*o, d) @ (d, B)`` matmul per group."""
+    _, o, d = w.shape
+    lo = 0
+    for g, m in enumerate(sizes):
+        hi = lo + m
+        torch.addmm(
+            b[lo:hi].reshape(m * o, 1),
+            w[lo:hi].reshape(m * o, d),
+            rows[g].transpose(0, 1),
+            out=out[lo:hi].view(m * o, -1),
+        )
+        lo = hi
+    return out
+
+
+def _grouped_weight_grad(
+    g: torch.Tensor, rows: torch.Tensor, sizes: Sequence[int], *, out: torch.Tensor
+) -> torch.Tensor:
+    """``out[k] = g[k] @ rows[group of k]`` ((o, B) @ (B, d)): one matmul per group of members."""
+    _, o, batch = g.shape
+    d = out.shape[2]
+    lo = 0
+    for i, m in enumerate(sizes):
+        hi = lo + m
+        torch.mm(g[lo:hi].reshape(m * o, batch), rows[i], out=out[lo:hi].view(m * o, d))
+        lo = hi
+    return out
+
+
 def _is_linear_stack(module: nn.Module) -> bool:
     return isinstance(module, nn.Sequential) and all(
         isinstance(m, (nn.Flatten, nn.Linear, nn.ReLU)) for m in module
@@ -217,6 +251,11 @@ class StackedModel:
         """Number of members K."""
         return next(iter(self.params.values())).shape[0]
 
+    @property
+    def all_linear(self) -> bool:
+        """True for the Flatten/Linear/ReLU stacks, which run as hand-written batched matmuls."""
+        return self._linear
+
     def num_parameters(self) -> int:
         """Parameters of ONE member (the single model's count)."""
         return sum(p[0].numel() for p in self.params.values())
@@ -236,36 +275,68 @@ class StackedModel:
             return self._linear_forward(x.reshape(x.shape[0], -1), shared=True)
         return self._vmapped_shared(self.params, x)
 
+    def _group_sizes(self, x: torch.Tensor, groups: Sequence[int] | None) -> tuple[int, ...]:
+        k = self.size
+        if groups is None:
+            groups = (1,) * k
+        sizes = tuple(int(m) for m in groups)
+        if any(m < 1 for m in sizes) or sum(sizes) != k or len(sizes) != x.shape[0]:
+            raise ValueError(
+                f"groups must be positive member counts summing to K={k}, one per row of x "
+                f"({x.shape[0]}); got {groups!r}"
+            )
+        return sizes
+
     def loss_and_grads(
-        self, x: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor]
+        self,
+        x: torch.Tensor,
+        loss: Callable[[torch.Tensor], torch.Tensor],
+        groups: Sequence[int] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """One training step's forward and backward for member-wise inputs ``x`` ``(K, B, *input_shape)``.
 
-        ``loss(out)`` maps the outputs ``(K, B, outputs)`` to per-member losses ``(K,)``.  Returns
-        the outputs and the losses (both detached) and, in ``params`` order, the gradient of the
-        losses' sum with respect to every parameter.
+        ``groups``: optional counts of consecutive members that share one minibatch; then ``x``
+        holds one minibatch per group, ``(len(groups), B, *input_shape)`` (members trained with
+        the same seed see the same samples).  ``loss(out)`` maps the outputs ``(K, B, outputs)`` to
+        per-member losses ``(K,)``.  Returns the outputs and the losses (both detached) and, in
+        ``params`` order, the gradient of the losses' sum with respect to every parameter.
 
         The all-linear models skip autograd for their layers (only the small loss on the outputs
         goes through it): the backward runs the batched matmuls, bias sums and ReLU masks that
         autograd runs, on tensors of the same layout, so the gradients are bitwise those of
-        autograd; no gradient is computed for the input.  Their large intermediates and the
-        gradients live in buffers reused from one call to the next: use the gradients before the
-        next call.  The other models use autograd.
+        autograd; no gradient is computed for the input.  A group of m members sharing a minibatch
+        runs its first layer as one ``(m*out, d) @ (d, B)`` matmul forward and one
+        ``(m*out, B) @ (B, d)`` for the weight gradient: the same per-member sums, which BLAS may
+        round differently (float32 tolerance, not bitwise).  Large
+        intermediates and the gradients live in buffers reused from one call to the next: use the
+        gradients before the next call.  The other models use autograd.
         """
+        sizes = self._group_sizes(x, groups)
         if not self._linear:
+            if len(sizes) < self.size:
+                member_rows = torch.repeat_interleave(
+                    torch.arange(len(sizes), device=x.device),
+                    torch.tensor(sizes, device=x.device),
+                )
+                x = x.index_select(0, member_rows)
             out = self._vmapped(self.params, x)
             losses = loss(out)
             grads = torch.autograd.grad(losses.sum(), list(self.params.values()))
             return out.detach(), losses.detach(), list(grads)
+        grouped = len(sizes) < self.size
         with torch.no_grad():
-            h = x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 2)  # feature-major (K, d, B)
+            rows = x.reshape(x.shape[0], x.shape[1], -1)  # (G, B, d)
+            h = rows.transpose(1, 2)  # feature-major (G, d, B)
             saved = []  # per Linear: (its index, its input (K, in, B), its ReLU output or None)
             for index, layer in enumerate(self.template):
                 if isinstance(layer, nn.Linear):
                     w, b = self.params[f"{index}.weight"], self.params[f"{index}.bias"]
                     z = self._buffer(("z", index), (w.shape[0], w.shape[1], h.shape[2]))
                     saved.append([index, h, None])
-                    h = torch.baddbmm(b.unsqueeze(2), w, h, out=z)
+                    if grouped and len(saved) == 1:  # the first Linear reads x
+                        h = _grouped_linear(w, b, rows, sizes, out=z)
+                    else:
+                        h = torch.baddbmm(b.unsqueeze(2), w, h, out=z)
                 elif isinstance(layer, nn.ReLU):
                     h = h.relu_()  # in place on the Linear's output: the same clamp kernel
                     saved[-1][2] = h
@@ -278,7 +349,11 @@ class StackedModel:
             for position in range(len(saved) - 1, -1, -1):
                 index, h, _ = saved[position]
                 w = self.params[f"{index}.weight"]
-                torch.bmm(g, h.transpose(1, 2), out=self._buffer(("dw", index), w.shape))
+                dw = self._buffer(("dw", index), w.shape)
+                if grouped and position == 0:
+                    _grouped_weight_grad(g, rows, sizes, out=dw)
+                else:
+                    torch.bmm(g, h.transpose(1, 2), out=dw)
                 torch.sum(g, 2, keepdim=True, out=self._buffer(("db", index), (*w.shape[:2], 1)))
                 if position == 0:  # the input needs no gradient
                     break

@@ -175,7 +175,8 @@ def exclusive(store: RunStore) -> Iterator[None]:
 
 
 def pending_groups(store: RunStore, run_ids: Sequence[int], epochs: int) -> dict[int, list[int]]:
-    """Unfinished runs grouped by the epoch they continue from (0 = start from scratch)."""
+    """Unfinished runs grouped by the epoch they continue from (0 = start from scratch), each
+    group ordered by seed (stable)."""
     rows = {r["id"]: r for r in store.runs(id=list(run_ids))}
     groups: dict[int, list[int]] = {}
     for run_id in run_ids:
@@ -184,6 +185,8 @@ def pending_groups(store: RunStore, run_ids: Sequence[int], epochs: int) -> dict
         ck = store.checkpoint(run_id)
         start = ck[0] if ck and ck[0] == rows[run_id]["epochs_done"] and ck[0] < epochs else 0
         groups.setdefault(start, []).append(run_id)
+    for ids in groups.values():  # seed by seed: members with one seed share their minibatches
+        ids.sort(key=lambda r: int(rows[r]["seed"]))
     return groups
 
 

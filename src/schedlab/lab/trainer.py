@@ -3,10 +3,15 @@
 Each member has its own initialisation (``torch.manual_seed(seed)`` before building the single
 model), its own data order (what ``DataLoader(shuffle=True,
 generator=torch.Generator().manual_seed(seed))`` yields, epoch after epoch) and its own rate at every
-step (see :mod:`schedlab.lab.rates`).  All members step together: one gather of their K minibatches
+step (see :mod:`schedlab.lab.rates`).  All members step together: one gather of their minibatches
 with one index tensor, one batched forward and backward, one batched optimizer update
 (:mod:`schedlab.lab.optim`), one batched evaluation.  The result for each member equals training it
 alone with a plain torch loop, up to float32 rounding.
+
+Members with the same seed see the same samples in the same order, so consecutive members with
+equal seeds form a *group* that shares one gathered minibatch per step, and the all-linear models
+run their first layer (most of the work) as one matmul per group; order members seed by seed (as
+:func:`schedlab.lab.sweep.pending_groups` does) to get the most out of it.
 
 A member whose minibatch loss becomes NaN or infinite is *diverged*: its weights stay as they were
 before that step and its later metrics are NaN; the other members go on.
@@ -36,8 +41,10 @@ if TYPE_CHECKING:
 STATE_FORMAT = "schedlab.member"
 STATE_VERSION = 1
 
-#: Evaluation processes about this many (member x sample) rows at a time.
+#: Evaluation processes about this many (member x sample) rows at a time; the all-linear models,
+#: whose activations are small, this many more (bigger matmuls run closer to the machine's rate).
 EVAL_ROWS = 4096
+LINEAR_EVAL_FACTOR = 16
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -120,7 +127,12 @@ class BatchedTrainer:
             momentum=config.momentum,
             weight_decay=config.weight_decay,
         )
-        self._generators = [torch.Generator().manual_seed(m.seed) for m in members]
+        starts = [i for i in range(len(members)) if i == 0 or members[i].seed != members[i - 1].seed]
+        #: sizes of the runs of consecutive members with one seed, and each member's run
+        self._group_sizes = tuple(np.diff([*starts, len(members)]).tolist())
+        self._group_of = np.repeat(np.arange(len(starts)), self._group_sizes)
+        self._member_rows = torch.as_tensor(self._group_of, device=self.device)
+        self._generators = [torch.Generator().manual_seed(members[i].seed) for i in starts]
         self._diverged = np.zeros(len(members), dtype=bool)
         self._epoch = 0
         if states is not None:
@@ -134,7 +146,7 @@ class BatchedTrainer:
         return xt, yt
 
     def _orders(self) -> torch.Tensor:
-        """(K, n) sample order of this epoch per member, drawn as a seeded DataLoader draws it.
+        """(G, n) sample order of this epoch per group, drawn as a seeded DataLoader draws it.
 
         Per epoch a ``DataLoader(shuffle=True, generator=g)`` takes one int64 from ``g`` (its
         iterator's base seed), then ``RandomSampler`` yields ``randperm(n, g)`` and, when run to
@@ -184,6 +196,7 @@ class BatchedTrainer:
         """Train every member for one epoch, then evaluate; one record per member, in order."""
         start = time.perf_counter()
         k, batch = len(self.members), self.config.batch_size
+        groups = len(self._group_sizes)
         rates = epoch_rates(self.policies, self._epoch, self.steps_per_epoch, self.config.unit)
         lr_steps = torch.as_tensor(rates, device=self.device)
         order = self._orders()
@@ -196,10 +209,15 @@ class BatchedTrainer:
             idx = order[:, s * batch : (s + 1) * batch]
             b = idx.shape[1]
             flat = idx.reshape(-1)
-            x = torch.index_select(self._x_train, 0, flat, out=self._gather_buffer(x_bufs, k * b))
-            x = x.view(k, b, *sample_shape)
-            y = self._y_train.index_select(0, flat).view(k, b)
-            out, losses, grads = self.model.loss_and_grads(x, lambda o: self._losses(o, y))  # noqa: B023
+            x = torch.index_select(
+                self._x_train, 0, flat, out=self._gather_buffer(x_bufs, groups * b)
+            ).view(groups, b, *sample_shape)
+            y = self._y_train.index_select(0, flat).view(groups, b)
+            if groups < k:
+                y = y.index_select(0, self._member_rows)
+            out, losses, grads = self.model.loss_and_grads(
+                x, lambda o: self._losses(o, y), self._group_sizes  # noqa: B023
+            )
             active &= torch.isfinite(losses)
             # on CPU the check is free and saves masking every gradient; on CUDA it would sync
             all_active = self.device.type == "cpu" and bool(active.all())
@@ -259,7 +277,8 @@ class BatchedTrainer:
         k, n = len(self.members), len(x)
         loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
         correct = torch.zeros(k, dtype=torch.int64, device=self.device)
-        chunk = max(1, EVAL_ROWS // k)
+        rows = EVAL_ROWS * (LINEAR_EVAL_FACTOR if self.model.all_linear else 1)
+        chunk = max(1, rows // k)
         for lo in range(0, n, chunk):
             xb, yb = x[lo : lo + chunk], y[lo : lo + chunk]
             out = self.model.forward_shared(xb)
@@ -293,7 +312,7 @@ class BatchedTrainer:
             "optimizer": self.config.optimizer,
             "weights": self.model.member_parameters(i),
             "optimizer_state": self.optimizer.member_state(i),
-            "data_rng": self._generators[i].get_state(),
+            "data_rng": self._generators[self._group_of[i]].get_state(),
             "policy": policy.state_dict() if isinstance(policy, Plateau) else None,
             "diverged": bool(self._diverged[i]),
         }
@@ -320,10 +339,20 @@ class BatchedTrainer:
                 f"states: members {fresh} have no state but the others are at epoch {epoch}; "
                 "fresh members can join only at epoch 0"
             )
+        rng: dict[int, tuple[int, torch.Tensor]] = {}
+        for i, state in restored.items():
+            group = int(self._group_of[i])
+            first, data_rng = rng.setdefault(group, (i, state["data_rng"]))
+            if not torch.equal(data_rng, state["data_rng"]):
+                raise ValueError(
+                    f"states[{i}]: data_rng differs from states[{first}]'s; members with one seed "
+                    "must be at the same point of their data order"
+                )
+        for group, (_, data_rng) in rng.items():
+            self._generators[group].set_state(data_rng)
         for i, state in restored.items():
             self.model.load_member_parameters(i, state["weights"])
             self.optimizer.load_member_state(i, state["optimizer_state"])
-            self._generators[i].set_state(state["data_rng"])
             policy = self.policies[i]
             if isinstance(policy, Plateau):
                 policy.load_state_dict(state["policy"])
