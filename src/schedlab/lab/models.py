@@ -304,7 +304,11 @@ class StackedModel:
         The all-linear models skip autograd for their layers (only the small loss on the outputs
         goes through it): the backward runs the batched matmuls, bias sums and ReLU masks that
         autograd runs, on tensors of the same layout, so the gradients are bitwise those of
-        autograd; no gradient is computed for the input.  A group of m members sharing a minibatch
+        autograd; no gradient is computed for the input.  A ``loss`` with a
+        ``value_and_grad(z)`` method (:class:`schedlab.lab.losses.MemberCrossEntropy`) gives the
+        losses and their gradient directly from the feature-major logits (float32 tolerance of
+        autograd's, not bitwise).  A group
+        of m members sharing a minibatch
         runs its first layer as one ``(m*out, d) @ (d, B)`` matmul forward and one
         ``(m*out, B) @ (B, d)`` for the weight gradient: the same per-member sums, which BLAS may
         round differently (float32 tolerance, not bitwise).  Large
@@ -340,12 +344,17 @@ class StackedModel:
                 elif isinstance(layer, nn.ReLU):
                     h = h.relu_()  # in place on the Linear's output: the same clamp kernel
                     saved[-1][2] = h
+            fused = getattr(loss, "value_and_grad", None)
+            if fused is not None:  # losses and their gradient straight from the feature-major z
+                losses, g = fused(h)
+                out = h.transpose(1, 2).contiguous()  # (K, B, outputs): argmax reads it fast
+        if fused is None:
             out = h.transpose(1, 2).contiguous()
-        out.requires_grad_()
-        losses = loss(out)
-        (grad_out,) = torch.autograd.grad(losses.sum(), out)
-        with torch.no_grad():
+            out.requires_grad_()
+            losses = loss(out)
+            (grad_out,) = torch.autograd.grad(losses.sum(), out)
             g = grad_out.transpose(1, 2)  # (K, outputs, B), as autograd hands it back
+        with torch.no_grad():
             for position in range(len(saved) - 1, -1, -1):
                 index, h, _ = saved[position]
                 w = self.params[f"{index}.weight"]

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from schedlab.lab.config import Member, TrainConfig
+from schedlab.lab.losses import member_loss
 from schedlab.lab.models import StackedModel
 from schedlab.lab.optim import make_optimizer
 from schedlab.lab.rates import epoch_rates, make_policies, observe
@@ -167,15 +167,6 @@ class BatchedTrainer:
             buffers[rows] = self._x_train.new_empty((rows, *self._x_train.shape[1:]))
         return buffers[rows]
 
-    # -- loss ----------------------------------------------------------------------------------
-    def _losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Per-member mean loss (K,) of outputs ``(K, B, outputs)`` against targets ``(K, B)``."""
-        k, b = y.shape
-        if self._classification:
-            flat = F.cross_entropy(out.reshape(k * b, -1), y.reshape(k * b), reduction="none")
-            return flat.view(k, b).mean(dim=1)
-        return (out.squeeze(-1) - y).square().mean(dim=1)
-
     # -- training ------------------------------------------------------------------------------
     @property
     def epoch(self) -> int:
@@ -216,7 +207,7 @@ class BatchedTrainer:
             if groups < k:
                 y = y.index_select(0, self._member_rows)
             out, losses, grads = self.model.loss_and_grads(
-                x, lambda o: self._losses(o, y), self._group_sizes  # noqa: B023
+                x, member_loss(y, self._classification), self._group_sizes
             )
             active &= torch.isfinite(losses)
             # on CPU the check is free and saves masking every gradient; on CUDA it would sync
@@ -283,7 +274,7 @@ class BatchedTrainer:
             xb, yb = x[lo : lo + chunk], y[lo : lo + chunk]
             out = self.model.forward_shared(xb)
             yk = yb.unsqueeze(0).expand(k, -1)
-            loss_sum += self._losses(out, yk).double() * len(yb)
+            loss_sum += member_loss(yk, self._classification)(out).double() * len(yb)
             if self._classification:
                 correct += (out.argmax(dim=-1) == yk).sum(dim=1)
         if n == 0:

@@ -1,0 +1,58 @@
+"""Per-member training losses of K stacked models, and a fused cross-entropy for feature-major logits.
+
+A loss object is called with the stacked outputs ``out`` of shape ``(K, B, outputs)`` and returns the
+per-member mean loss ``(K,)`` (autograd can differentiate it).  :class:`MemberCrossEntropy` also offers
+``value_and_grad(z)`` on feature-major logits ``z`` ``(K, classes, B)``: the losses and the gradient
+of their sum, ``(softmax(z) - onehot(y)) / B``, in one pass of element-wise kernels and without the
+transposed copy of the logits that autograd's ``cross_entropy`` needs (the hand-written backward of
+the all-linear models uses it: :meth:`schedlab.lab.models.StackedModel.loss_and_grads`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+class MemberCrossEntropy:
+    """Mean cross-entropy per member against integer targets ``y`` ``(K, B)``."""
+
+    def __init__(self, y: torch.Tensor) -> None:
+        self.y = y
+
+    def __call__(self, out: torch.Tensor) -> torch.Tensor:
+        k, b = self.y.shape
+        flat = F.cross_entropy(out.reshape(k * b, -1), self.y.reshape(k * b), reduction="none")
+        return flat.view(k, b).mean(dim=1)
+
+    def value_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(losses (K,), d sum(losses) / dz (K, classes, B))`` for feature-major logits ``z``.
+
+        ``loss = mean_b(logsumexp_c z[:, c, b] - z[:, y, b])`` with the maximum subtracted before
+        ``exp`` (as ``log_softmax`` does); a non-finite logit gives a non-finite loss.
+        """
+        k, b = self.y.shape
+        target = self.y.unsqueeze(1)  # (K, 1, B)
+        top = z.amax(dim=1, keepdim=True)
+        e = (z - top).exp_()
+        total = e.sum(dim=1, keepdim=True)
+        lse = total.log().add_(top)
+        losses = (lse - z.gather(1, target)).squeeze(1).mean(dim=1)
+        grad = e.div_(total)
+        grad.scatter_add_(1, target, torch.full((k, 1, b), -1.0, dtype=z.dtype, device=z.device))
+        return losses, grad.div_(b)
+
+
+class MemberMSE:
+    """Mean squared error per member of single outputs ``(K, B, 1)`` against targets ``y`` ``(K, B)``."""
+
+    def __init__(self, y: torch.Tensor) -> None:
+        self.y = y
+
+    def __call__(self, out: torch.Tensor) -> torch.Tensor:
+        return (out.squeeze(-1) - self.y).square().mean(dim=1)
+
+
+def member_loss(y: torch.Tensor, classification: bool) -> MemberCrossEntropy | MemberMSE:
+    """The loss object of a classification (cross-entropy) or regression (MSE) task."""
+    return MemberCrossEntropy(y) if classification else MemberMSE(y)
