@@ -152,7 +152,9 @@ def test_bad_groups_are_refused(groups):
     stacked = StackedModel("mlp", (4,), 2, [0, 0, 1, 1])
     x = torch.zeros(len(groups), 2, 4)
     with pytest.raises(ValueError, match="groups must be positive member counts summing to K=4"):
-        stacked.loss_and_grads(x, lambda o: o.sum(dim=(1, 2)), groups if groups != (2, 2) else (2, 3))
+        stacked.loss_and_grads(
+            x, lambda o: o.sum(dim=(1, 2)), groups if groups != (2, 2) else (2, 3)
+        )
 
 
 def test_fused_cross_entropy_equals_autograd():
