@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -127,7 +129,11 @@ def load_page(path: Path, expression: str, timeout: float = 60.0) -> PageLoad:
     binary = chromium_binary()
     if binary is None:
         raise RuntimeError("chromium is not installed (apt-get install -y chromium)")
-    with tempfile.TemporaryDirectory(prefix="schedlab-chromium-") as tmp:
+    # Chromium's helper processes (crashpad, zygote) may still write the profile while it is
+    # removed: kill the whole process group, and let a late write not fail the cleanup.
+    with tempfile.TemporaryDirectory(
+        prefix="schedlab-chromium-", ignore_cleanup_errors=True
+    ) as tmp:
         user_dir = Path(tmp)
         env = {**os.environ, "HOME": tmp}
         proc = subprocess.Popen(
@@ -135,6 +141,7 @@ def load_page(path: Path, expression: str, timeout: float = 60.0) -> PageLoad:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
+            start_new_session=True,
         )
         try:
             port = _port(user_dir, proc)
@@ -143,9 +150,14 @@ def load_page(path: Path, expression: str, timeout: float = 60.0) -> PageLoad:
             ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
             return asyncio.run(_session(ws_url, path.resolve().as_uri(), expression, timeout))
         finally:
-            proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
