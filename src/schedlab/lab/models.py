@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from schedlab.lab.config import MODELS
 
@@ -415,7 +414,7 @@ class StackedModel:
                 else:
                     h = torch.baddbmm(b.unsqueeze(2), w, h)
             elif isinstance(layer, nn.ReLU):
-                h = F.relu(h)
+                h = h.relu_()  # in place on the fresh matmul output: no new tensor
         return h.transpose(1, 2).contiguous()  # (K, B, out): small; loss and argmax read it fast
 
     def member_parameters(self, i: int) -> dict[str, torch.Tensor]:
