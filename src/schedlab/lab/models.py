@@ -22,6 +22,7 @@ output):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -166,22 +167,26 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int) -> nn.M
     return _BUILDERS[name](tuple(int(s) for s in input_shape), int(num_classes))
 
 
+def _group_slices(sizes: Sequence[int]) -> list[tuple[int, slice]]:
+    """``(group, members)`` for groups of ``sizes[g]`` consecutive members."""
+    bounds = [0, *itertools.accumulate(sizes)]
+    return [(g, slice(lo, hi)) for g, (lo, hi) in enumerate(itertools.pairwise(bounds))]
+
+
 def _grouped_linear(
     w: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, sizes: Sequence[int], *, out: torch.Tensor
 ) -> torch.Tensor:
     """``out[k] = w[k] @ rows[g]^T + b[k]`` (feature-major ``(K, o, B)``) for the members k of
     each group g of consecutive members (``sizes``): one ``(m*o, d) @ (d, B)`` matmul per group."""
     _, o, d = w.shape
-    lo = 0
-    for g, m in enumerate(sizes):
-        hi = lo + m
+    for g, members in _group_slices(sizes):
+        m = members.stop - members.start
         torch.addmm(
-            b[lo:hi].reshape(m * o, 1),
-            w[lo:hi].reshape(m * o, d),
+            b[members].reshape(m * o, 1),
+            w[members].reshape(m * o, d),
             rows[g].transpose(0, 1),
-            out=out[lo:hi].view(m * o, -1),
+            out=out[members].view(m * o, -1),
         )
-        lo = hi
     return out
 
 
@@ -191,11 +196,9 @@ def _grouped_weight_grad(
     """``out[k] = g[k] @ rows[group of k]`` ((o, B) @ (B, d)): one matmul per group of members."""
     _, o, batch = g.shape
     d = out.shape[2]
-    lo = 0
-    for i, m in enumerate(sizes):
-        hi = lo + m
-        torch.mm(g[lo:hi].reshape(m * o, batch), rows[i], out=out[lo:hi].view(m * o, d))
-        lo = hi
+    for i, members in _group_slices(sizes):
+        m = members.stop - members.start
+        torch.mm(g[members].reshape(m * o, batch), rows[i], out=out[members].view(m * o, d))
     return out
 
 
@@ -303,25 +306,19 @@ class StackedModel:
         The all-linear models skip autograd for their layers (only the small loss on the outputs
         goes through it): the backward runs the batched matmuls, bias sums and ReLU masks that
         autograd runs, on tensors of the same layout, so the gradients are bitwise those of
-        autograd; no gradient is computed for the input.  A ``loss`` with a
-        ``value_and_grad(z)`` method (:class:`schedlab.lab.losses.MemberCrossEntropy`) gives the
-        losses and their gradient directly from the feature-major logits (float32 tolerance of
-        autograd's, not bitwise).  A group
-        of m members sharing a minibatch
-        runs its first layer as one ``(m*out, d) @ (d, B)`` matmul forward and one
-        ``(m*out, B) @ (B, d)`` for the weight gradient: the same per-member sums, which BLAS may
-        round differently (float32 tolerance, not bitwise).  Large
-        intermediates and the gradients live in buffers reused from one call to the next: use the
-        gradients before the next call.  The other models use autograd.
+        autograd; no gradient is computed for the input.  A ``loss`` with a ``value_and_grad(z)``
+        method (:class:`schedlab.lab.losses.MemberCrossEntropy`) gives the losses and their
+        gradient directly from the feature-major logits (float32 tolerance of autograd's, not
+        bitwise).  A group of m members sharing a minibatch runs its first layer as one
+        ``(m*out, d) @ (d, B)`` matmul forward and one ``(m*out, B) @ (B, d)`` for the weight
+        gradient: the same per-member sums, which BLAS may round differently (float32 tolerance,
+        not bitwise).  Large intermediates and the gradients live in buffers reused from one call
+        to the next: use the gradients before the next call.  The other models use autograd.
         """
         sizes = self._group_sizes(x, groups)
         if not self._linear:
-            if len(sizes) < self.size:
-                member_rows = torch.repeat_interleave(
-                    torch.arange(len(sizes), device=x.device),
-                    torch.tensor(sizes, device=x.device),
-                )
-                x = x.index_select(0, member_rows)
+            if len(sizes) < self.size:  # one minibatch per member again
+                x = x.repeat_interleave(torch.tensor(sizes, device=x.device), dim=0)
             out = self._vmapped(self.params, x)
             losses = loss(out)
             grads = torch.autograd.grad(losses.sum(), list(self.params.values()))

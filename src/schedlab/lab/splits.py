@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-_CHUNK = 1 << 18  # samples per chunk of the exact uint8 sums
+_CHUNK = 1 << 18  # elements per chunk (exact uint8 sums, float64 standardisation)
 
 
 def split_indices(

@@ -103,9 +103,8 @@ class StoreTracker:
         self.store.commit_epoch(results)
 
     def end_run(self, run: RunInfo, status: str) -> None:
-        if (
-            status == "failed"
-        ):  # finished/diverged are set by commit_epoch; interrupted stays running
+        # finished/diverged are set by commit_epoch; interrupted stays running
+        if status == "failed":
             self.store.mark([run.run_id], "failed")
 
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 STATE_FORMAT = "schedlab.member"
 STATE_VERSION = 1
 
-#: Evaluation processes about this many (member x sample) rows at a time; the all-linear models,
-#: whose activations are small, this many more (bigger matmuls run closer to the machine's rate).
+#: Evaluation processes about this many (member x sample) rows at a time, LINEAR_EVAL_FACTOR times
+#: as many for the all-linear models (small activations; bigger matmuls run closer to peak rate).
 EVAL_ROWS = 4096
 LINEAR_EVAL_FACTOR = 16
 
