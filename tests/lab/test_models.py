@@ -147,6 +147,31 @@ def test_shared_minibatch_groups_equal_member_wise_inputs(name):
     assert torch.equal(got[0][0], got[0][1]) and not torch.equal(got[0][3], got[0][4])
 
 
+@pytest.mark.parametrize("name", ["mlp", "mlp2", "cnn"])
+@pytest.mark.parametrize("groups", [None, (2, 1)])
+def test_accumulate_into_buffers(name, groups):
+    """``accumulate=(buffers, beta)`` leaves ``beta * buffers + grad`` in the buffers (inside
+    the weight-gradient matmuls for the all-linear models) and returns them as the gradients."""
+    shape, classes, seeds = SHAPES[name], 10, (4, 4, 7)
+    stacked = StackedModel(name, shape, classes, seeds)
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(3 if groups is None else 2, 16, *shape, generator=gen)
+    y = torch.randint(0, classes, (3, 16), generator=gen)
+
+    def loss(out):
+        flat = F.cross_entropy(out.reshape(-1, classes), y.reshape(-1), reduction="none")
+        return flat.view(y.shape).mean(dim=1)
+
+    _, _, plain = stacked.loss_and_grads(x, loss, groups)
+    plain = [g.clone() for g in plain]
+    start = {k: torch.randn(p.shape, generator=gen) for k, p in stacked.params.items()}
+    buffers = {k: t.clone() for k, t in start.items()}
+    _, _, grads = stacked.loss_and_grads(x, loss, groups, accumulate=(buffers, 0.9))
+    for (key, buf), g, ref in zip(buffers.items(), grads, plain, strict=True):
+        assert g is buf, key
+        torch.testing.assert_close(buf, 0.9 * start[key] + ref, rtol=1e-5, atol=1e-6, msg=key)
+
+
 @pytest.mark.parametrize("groups", [(2, 2), (1, 1, 1, 1, 1), (3, 3, 1)])
 def test_bad_groups_are_refused(groups):
     stacked = StackedModel("mlp", (4,), 2, [0, 0, 1, 1])

@@ -15,7 +15,9 @@ K = 3
 SHAPES = {"w": (4, 5), "b": (5,)}
 
 
-def _run(optimizer: str, hyper: dict, rates: list[list[float]], seed: int):
+def _run(
+    optimizer: str, hyper: dict, rates: list[list[float]], seed: int, accumulated: bool = False
+):
     gen = torch.Generator().manual_seed(seed)
     init = {n: torch.randn(K, *s, generator=gen) for n, s in SHAPES.items()}
     grads = [{n: torch.randn(K, *s, generator=gen) for n, s in SHAPES.items()} for _ in rates]
@@ -25,9 +27,14 @@ def _run(optimizer: str, hyper: dict, rates: list[list[float]], seed: int):
     )
     active = torch.ones(K, dtype=torch.bool)
     for step, lrs in enumerate(rates):
-        batched.step(
-            [grads[step][n] for n in SHAPES], torch.tensor(lrs, dtype=torch.float64), active
-        )
+        lr = torch.tensor(lrs, dtype=torch.float64)
+        if accumulated:  # the gradients accumulated into the momentum buffers, as a model does
+            buffers, beta = batched.accumulation_target()
+            for n in SHAPES:
+                buffers[n].mul_(beta).add_(grads[step][n])
+            batched.step_accumulated(lr, active)
+        else:
+            batched.step([grads[step][n] for n in SHAPES], lr, active)
     for k in range(K):
         params = [init[n][k].clone().requires_grad_() for n in SHAPES]
         cls = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
@@ -61,6 +68,32 @@ rates_st = st.lists(
 )
 def test_sgd_equals_torch_sgd_per_member(momentum, weight_decay, rates, seed):
     _run("sgd", {"momentum": momentum, "weight_decay": weight_decay}, rates, seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(momentum=st.sampled_from([0.5, 0.9]), rates=rates_st, seed=st.integers(0, 2**31))
+def test_sgd_step_accumulated_equals_torch_sgd(momentum, rates, seed):
+    _run("sgd", {"momentum": momentum, "weight_decay": 0.0}, rates, seed, accumulated=True)
+
+
+def test_accumulation_target_only_for_plain_momentum():
+    p = {"p": torch.zeros(K, 2, requires_grad=True)}
+    buffers, beta = BatchedSGD(p, momentum=0.9).accumulation_target()
+    assert beta == 0.9 and list(buffers) == ["p"] and buffers["p"].shape == (K, 2)
+    assert BatchedSGD(p, momentum=0.0).accumulation_target() is None
+    assert BatchedSGD(p, momentum=0.9, weight_decay=1e-4).accumulation_target() is None
+
+
+def test_step_accumulated_freezes_inactive_members_and_clears_their_buffers():
+    p = torch.randn(K, 4, requires_grad=True)
+    before = p.detach().clone()
+    opt = BatchedSGD({"p": p}, momentum=0.9)
+    buffers, _ = opt.accumulation_target()
+    buffers["p"].copy_(torch.randn(K, 4))
+    buffers["p"][1] = float("nan")
+    opt.step_accumulated(torch.full((K,), 0.1, dtype=torch.float64), torch.tensor([1, 0, 1]) > 0)
+    assert torch.equal(p[1].detach(), before[1]) and torch.equal(buffers["p"][1], torch.zeros(4))
+    assert not torch.equal(p[0].detach(), before[0]) and torch.isfinite(p).all()
 
 
 @settings(max_examples=30, deadline=None)

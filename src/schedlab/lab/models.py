@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -191,14 +191,16 @@ def _grouped_linear(
 
 
 def _grouped_weight_grad(
-    g: torch.Tensor, rows: torch.Tensor, sizes: Sequence[int], *, out: torch.Tensor
+    g: torch.Tensor, rows: torch.Tensor, sizes: Sequence[int], *, out: torch.Tensor, beta: float
 ) -> torch.Tensor:
-    """``out[k] = g[k] @ rows[group of k]`` ((o, B) @ (B, d)): one matmul per group of members."""
+    """``out[k] = beta * out[k] + g[k] @ rows[group of k]`` ((o, B) @ (B, d); ``beta == 0``
+    ignores ``out``'s contents): one matmul per group of members."""
     _, o, batch = g.shape
     d = out.shape[2]
     for i, members in _group_slices(sizes):
         m = members.stop - members.start
-        torch.mm(g[members].reshape(m * o, batch), rows[i], out=out[members].view(m * o, d))
+        dst = out[members].view(m * o, d)
+        torch.addmm(dst, g[members].reshape(m * o, batch), rows[i], beta=beta, out=dst)
     return out
 
 
@@ -294,6 +296,7 @@ class StackedModel:
         x: torch.Tensor,
         loss: Callable[[torch.Tensor], torch.Tensor],
         groups: Sequence[int] | None = None,
+        accumulate: tuple[Mapping[str, torch.Tensor], float] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """One training step's forward and backward for member-wise inputs ``x`` ``(K, B, *input_shape)``.
 
@@ -314,6 +317,12 @@ class StackedModel:
         gradient: the same per-member sums, which BLAS may round differently (float32 tolerance,
         not bitwise).  Large intermediates and the gradients live in buffers reused from one call
         to the next: use the gradients before the next call.  The other models use autograd.
+
+        ``accumulate=(buffers, beta)``: accumulate each gradient into ``buffers[name]`` (a tensor
+        shaped as ``params[name]``) as ``buffers[name] = beta * buffers[name] + grad`` and return
+        those buffers as the gradients; SGD's momentum update, which the all-linear models run
+        inside their weight-gradient matmuls (``addmm``/``baddbmm`` with ``beta``) instead of as
+        a pass of its own over the gradients and buffers.
         """
         sizes = self._group_sizes(x, groups)
         if not self._linear:
@@ -321,8 +330,13 @@ class StackedModel:
                 x = x.repeat_interleave(torch.tensor(sizes, device=x.device), dim=0)
             out = self._vmapped(self.params, x)
             losses = loss(out)
-            grads = torch.autograd.grad(losses.sum(), list(self.params.values()))
-            return out.detach(), losses.detach(), list(grads)
+            grads = list(torch.autograd.grad(losses.sum(), list(self.params.values())))
+            if accumulate is not None:
+                buffers, beta = accumulate
+                with torch.no_grad():
+                    grads = [buffers[k].mul_(beta).add_(g) for k, g in zip(self.params, grads, strict=True)]
+            return out.detach(), losses.detach(), grads
+        buffers, beta = accumulate if accumulate is not None else ({}, 0.0)
         grouped = len(sizes) < self.size
         with torch.no_grad():
             rows = x.reshape(x.shape[0], x.shape[1], -1)  # (G, B, d)
@@ -354,12 +368,19 @@ class StackedModel:
             for position in range(len(saved) - 1, -1, -1):
                 index, h, _ = saved[position]
                 w = self.params[f"{index}.weight"]
-                dw = self._buffer(("dw", index), w.shape)
+                dw = buffers.get(f"{index}.weight")
+                if dw is None:
+                    dw = self._buffer(("dw", index), w.shape)
                 if grouped and position == 0:
-                    _grouped_weight_grad(g, rows, sizes, out=dw)
+                    _grouped_weight_grad(g, rows, sizes, out=dw, beta=beta)
                 else:
-                    torch.bmm(g, h.transpose(1, 2), out=dw)
-                torch.sum(g, 2, keepdim=True, out=self._buffer(("db", index), (*w.shape[:2], 1)))
+                    torch.baddbmm(dw, g, h.transpose(1, 2), beta=beta, out=dw)
+                db = torch.sum(
+                    g, 2, keepdim=True, out=self._buffer(("db", index), (*w.shape[:2], 1))
+                )
+                bias_buffer = buffers.get(f"{index}.bias")
+                if bias_buffer is not None:
+                    torch.add(db.squeeze(2), bias_buffer, alpha=beta, out=bias_buffer)
                 if position == 0:  # the input needs no gradient
                     break
                 dh = torch.bmm(
@@ -375,7 +396,9 @@ class StackedModel:
         grads = []
         for key, p in self.params.items():
             index, kind = key.split(".")
-            if kind == "weight":
+            if key in buffers:
+                grads.append(buffers[key])
+            elif kind == "weight":
                 grads.append(self._buffer(("dw", int(index)), p.shape))
             else:
                 grads.append(self._buffer(("db", int(index)), (*p.shape, 1)).squeeze(2))

@@ -115,6 +115,31 @@ class BatchedSGD(_BatchedOptimizer):
             p.addcmul_(_member_view(neg_lr, p), g)
         self.steps += 1
 
+    def accumulation_target(self) -> tuple[dict[str, torch.Tensor], float] | None:
+        """``(momentum buffers by parameter name, momentum)`` for a model that accumulates its
+        gradients straight into them (``StackedModel.loss_and_grads(accumulate=...)``), followed
+        by :meth:`step_accumulated`; ``None`` without momentum or with weight decay (then use
+        :meth:`step`)."""
+        if not self.momentum or self.weight_decay:
+            return None
+        return {name: slots["momentum_buffer"] for name, slots in self.state.items()}, self.momentum
+
+    @torch.no_grad()
+    def step_accumulated(self, lr: torch.Tensor, active: torch.Tensor | None = None) -> None:
+        """The update ``p = p - lr * buf`` once the gradients are in the momentum buffers
+        (``buf = momentum * buf + grad``, see :meth:`accumulation_target`).
+
+        Members with ``active[k] == False`` keep their weights exactly; their buffers, which hold
+        the gradient of a non-finite loss, are zeroed.
+        """
+        neg_lr = _masked(-lr, active).to(self.params[0].dtype)
+        for name, p in zip(self.names, self.params, strict=True):
+            buf = self.state[name]["momentum_buffer"]
+            if active is not None:
+                buf.masked_fill_(~_member_view(active, buf), 0.0)
+            p.addcmul_(_member_view(neg_lr, p), buf)
+        self.steps += 1
+
 
 class BatchedAdam(_BatchedOptimizer):
     """``torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay)`` for K members."""

@@ -196,6 +196,8 @@ class BatchedTrainer:
         correct = torch.zeros(k, dtype=torch.int64, device=self.device)
         sample_shape = self._x_train.shape[1:]
         x_bufs: dict[int, torch.Tensor] = {}
+        # SGD with momentum: the model accumulates its gradients into the momentum buffers
+        sink = getattr(self.optimizer, "accumulation_target", lambda: None)()
         for s in range(self.steps_per_epoch):
             idx = order[:, s * batch : (s + 1) * batch]
             b = idx.shape[1]
@@ -207,12 +209,15 @@ class BatchedTrainer:
             if groups < k:
                 y = y.index_select(0, self._member_rows)
             out, losses, grads = self.model.loss_and_grads(
-                x, member_loss(y, self._classification), self._group_sizes
+                x, member_loss(y, self._classification), self._group_sizes, accumulate=sink
             )
             active &= torch.isfinite(losses)
             # on CPU the check is free and saves masking every gradient; on CUDA it would sync
-            all_active = self.device.type == "cpu" and bool(active.all())
-            self.optimizer.step(grads, lr_steps[s], None if all_active else active)
+            mask = None if self.device.type == "cpu" and bool(active.all()) else active
+            if sink is None:
+                self.optimizer.step(grads, lr_steps[s], mask)
+            else:
+                self.optimizer.step_accumulated(lr_steps[s], mask)
             loss_sum += losses.double() * b
             if self._classification:
                 correct += (out.argmax(dim=-1) == y).sum(dim=1)
