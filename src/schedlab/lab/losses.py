@@ -3,9 +3,9 @@
 A loss object is called with the stacked outputs ``out`` of shape ``(K, B, outputs)`` and returns the
 per-member mean loss ``(K,)`` (autograd can differentiate it).  :class:`MemberCrossEntropy` also offers
 ``value_and_grad(z)`` on feature-major logits ``z`` ``(K, classes, B)``: the losses and the gradient
-of their sum, ``(softmax(z) - onehot(y)) / B``, in one pass of element-wise kernels and without the
-transposed copy of the logits that autograd's ``cross_entropy`` needs (the hand-written backward of
-the all-linear models uses it: :meth:`schedlab.lab.models.StackedModel.loss_and_grads`).
+of their sum, ``(softmax(z) - onehot(y)) / B``, from one ``log_softmax`` over the class dimension,
+without the transposed copy of the logits that autograd's ``cross_entropy`` needs (the hand-written
+backward of the all-linear models uses it: :meth:`schedlab.lab.models.StackedModel.loss_and_grads`).
 """
 
 from __future__ import annotations
@@ -28,17 +28,15 @@ class MemberCrossEntropy:
     def value_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(losses (K,), d sum(losses) / dz (K, classes, B))`` for feature-major logits ``z``.
 
-        ``loss = mean_b(logsumexp_c z[:, c, b] - z[:, y, b])`` with the maximum subtracted before
-        ``exp`` (as ``log_softmax`` does); a non-finite logit gives a non-finite loss.
+        ``loss = -mean_b log_softmax(z)[:, y, b]`` (``log_softmax`` over the class dimension, which
+        subtracts the maximum before ``exp``) and ``grad = (exp(log_softmax(z)) - onehot(y)) / B``;
+        a non-finite logit gives a non-finite loss.
         """
         k, b = self.y.shape
         target = self.y.unsqueeze(1)  # (K, 1, B)
-        top = z.amax(dim=1, keepdim=True)
-        e = (z - top).exp_()
-        total = e.sum(dim=1, keepdim=True)
-        lse = total.log().add_(top)
-        losses = (lse - z.gather(1, target)).squeeze(1).mean(dim=1)
-        grad = e.div_(total)
+        logp = torch.log_softmax(z, dim=1)
+        losses = logp.gather(1, target).mean(dim=(1, 2)).neg_()
+        grad = logp.exp_()
         grad.scatter_add_(1, target, torch.full((k, 1, b), -1.0, dtype=z.dtype, device=z.device))
         return losses, grad.div_(b)
 

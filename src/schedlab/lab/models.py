@@ -334,7 +334,10 @@ class StackedModel:
             if accumulate is not None:
                 buffers, beta = accumulate
                 with torch.no_grad():
-                    grads = [buffers[k].mul_(beta).add_(g) for k, g in zip(self.params, grads, strict=True)]
+                    grads = [
+                        buffers[k].mul_(beta).add_(g)
+                        for k, g in zip(self.params, grads, strict=True)
+                    ]
             return out.detach(), losses.detach(), grads
         buffers, beta = accumulate if accumulate is not None else ({}, 0.0)
         grouped = len(sizes) < self.size
@@ -383,9 +386,7 @@ class StackedModel:
                     torch.add(db.squeeze(2), bias_buffer, alpha=beta, out=bias_buffer)
                 if position == 0:  # the input needs no gradient
                     break
-                dh = torch.bmm(
-                    w.transpose(1, 2), g, out=self._buffer(("dh", index), h.shape)
-                )
+                dh = torch.bmm(w.transpose(1, 2), g, out=self._buffer(("dh", index), h.shape))
                 relu_out = saved[position - 1][2]
                 if relu_out is not None:
                     g = torch.ops.aten.threshold_backward.grad_input(

@@ -191,6 +191,11 @@ class BatchedTrainer:
         rates = epoch_rates(self.policies, self._epoch, self.steps_per_epoch, self.config.unit)
         lr_steps = torch.as_tensor(rates, device=self.device)
         order = self._orders()
+        # every member's labels in its epoch order, (K, n): a step takes a view of B columns
+        labels = self._y_train[order]
+        if groups < k:
+            labels = labels.index_select(0, self._member_rows)
+        all_alive = self.device.type == "cpu" and not self._diverged.any()
         active = torch.as_tensor(~self._diverged, device=self.device)
         loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
         correct = torch.zeros(k, dtype=torch.int64, device=self.device)
@@ -205,15 +210,18 @@ class BatchedTrainer:
             x = torch.index_select(
                 self._x_train, 0, flat, out=self._gather_buffer(x_bufs, groups * b)
             ).view(groups, b, *sample_shape)
-            y = self._y_train.index_select(0, flat).view(groups, b)
-            if groups < k:
-                y = y.index_select(0, self._member_rows)
+            y = labels[:, s * batch : s * batch + b]
             out, losses, grads = self.model.loss_and_grads(
                 x, member_loss(y, self._classification), self._group_sizes, accumulate=sink
             )
-            active &= torch.isfinite(losses)
-            # on CPU the check is free and saves masking every gradient; on CUDA it would sync
-            mask = None if self.device.type == "cpu" and bool(active.all()) else active
+            # on CPU the check is free and saves masking every gradient; on CUDA it would sync.
+            # A sum of losses is finite only if every loss is (an overflow just takes the long way)
+            if all_alive and math.isfinite(losses.sum().item()):
+                mask = None
+            else:
+                active &= torch.isfinite(losses)
+                all_alive = self.device.type == "cpu" and bool(active.all())
+                mask = None if all_alive else active
             if sink is None:
                 self.optimizer.step(grads, lr_steps[s], mask)
             else:
