@@ -26,8 +26,11 @@ needs no gradient); bias, ReLU, loss and optimizer work are not counted.  MLP 78
 203,264 per validation sample.
 
 Usage: ``python benchmarks/sweep.py [--epochs 3] [--batch-sizes 64 256] [--device cpu|cuda]
-[--threads N] [--repeats N] [--json out.json]`` (with ``--repeats N`` each method is timed N times
-and the run with the median wall time is reported, with the matmul rate measured before it).
+[--threads N] [--repeats N] [--json out.json]``.  With ``--repeats N`` the methods run back to back N
+times (matmul rate, batched, unshared, sequential; then again): the speedups and fractions are the
+medians of the N per-repeat ratios, each taken between runs a few seconds apart, so a machine whose
+speed drifts (shared cores) skews both sides of a ratio alike; the smallest per-repeat ratios are
+reported too.
 """
 
 from __future__ import annotations
@@ -158,12 +161,6 @@ def run_sequential(config: TrainConfig, ds, members, device) -> np.ndarray:
     return np.array(losses)
 
 
-def _median_run(runs: list[tuple]) -> tuple:
-    """The run (a tuple whose item 1 is its wall time) with the median wall time (lower median)."""
-    ranked = sorted(runs, key=lambda run: run[1])
-    return ranked[(len(ranked) - 1) // 2]
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -178,7 +175,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--skip-unshared", action="store_true", help="skip the schedule-ordered batched run"
     )
     parser.add_argument(
-        "--repeats", type=int, default=1, help="timed runs per method; the median run is reported"
+        "--repeats",
+        type=int,
+        default=1,
+        help="timed rounds of all methods; medians of per-round ratios",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")
     args = parser.parse_args(argv)
@@ -218,51 +218,68 @@ def main(argv: list[str] | None = None) -> dict:
     for batch in args.batch_sizes:
         config = TrainConfig(epochs=args.epochs, batch_size=batch, momentum=0.9)
         run_batched(dataclasses.replace(config, epochs=1), ds, members[:2], device)  # warm-up
-        runs = []
+        reps = []  # one dict per repeat: the methods timed back to back
         for _ in range(args.repeats):
-            peak = matmul_rate(device)  # measured next to the run it is compared with
+            rep: dict = {}
+            rep["peak_wall"], rep["peak_cpu"] = matmul_rate(device)  # right before its run
             _reset_peak(device)
-            runs.append((*timed(device, run_batched, config, ds, members, device), *peak))
-        loss_batched, wall, cpu, peak_wall, peak_cpu = _median_run(runs)
+            rep["loss"], rep["wall"], rep["cpu"] = timed(
+                device, run_batched, config, ds, members, device
+            )
+            rep["peak_mib"] = _peak_mib(device)
+            if not args.skip_unshared:
+                rep["wall_u"] = timed(device, run_batched, config, ds, unshared, device)[1]
+            if not args.skip_sequential:
+                _reset_peak(device)
+                rep["loss_seq"], rep["wall_seq"], rep["cpu_seq"] = timed(
+                    device, run_sequential, config, ds, members, device
+                )
+                rep["seq_peak_mib"] = _peak_mib(device)
+            reps.append(rep)
+
+        def median(fn, reps=reps):
+            """The median over the repeats of ``fn(repeat)`` (a key: that entry)."""
+            return float(np.median([r[fn] if isinstance(fn, str) else fn(r) for r in reps]))
+
+        fraction = median(lambda rep: total / rep["wall"] / rep["peak_wall"])
         row = {
             "batch_size": batch,
-            "matmul_gflops": peak_wall / 1e9,
-            "batched_s_per_epoch": wall / args.epochs,
-            "batched_gflops": total / wall / 1e9,
-            "matmul_fraction": total / wall / peak_wall,
-            "batched_peak_mib": _peak_mib(device),
+            "matmul_gflops": median("peak_wall") / 1e9,
+            "batched_s_per_epoch": median("wall") / args.epochs,
+            "batched_gflops": total / median("wall") / 1e9,
+            "matmul_fraction": fraction,
+            "matmul_fraction_min": min(total / r["wall"] / r["peak_wall"] for r in reps),
+            "batched_peak_mib": max(r["peak_mib"] for r in reps),
         }
         if device.type == "cpu":
-            row |= {"batched_cpu_s": cpu, "matmul_fraction_cpu_time": total / cpu / peak_cpu}
-        if not args.skip_unshared:
-            wall_u = _median_run(
-                [
-                    timed(device, run_batched, config, ds, unshared, device)
-                    for _ in range(args.repeats)
-                ]
-            )[1]
             row |= {
-                "unshared_s_per_epoch": wall_u / args.epochs,
-                "unshared_matmul_fraction": total / wall_u / peak_wall,
+                "batched_cpu_s": median("cpu"),
+                "matmul_fraction_cpu_time": median(
+                    lambda rep: total / max(rep["cpu"], 1e-9) / rep["peak_cpu"]
+                ),
+            }
+        if not args.skip_unshared:
+            row |= {
+                "unshared_s_per_epoch": median("wall_u") / args.epochs,
+                "unshared_matmul_fraction": median(
+                    lambda rep: total / rep["wall_u"] / rep["peak_wall"]
+                ),
             }
         if not args.skip_sequential:
-            _reset_peak(device)
-            loss_seq, wall_seq, cpu_seq = _median_run(
-                [
-                    timed(device, run_sequential, config, ds, members, device)
-                    for _ in range(args.repeats)
-                ]
-            )
-            rel = np.abs(loss_batched / loss_seq - 1)
+            rel = np.concatenate([np.abs(r["loss"] / r["loss_seq"] - 1) for r in reps])
             row |= {
-                "sequential_s_per_epoch": wall_seq / args.epochs,
-                "speedup": wall_seq / wall,
-                "sequential_peak_mib": _peak_mib(device),
+                "sequential_s_per_epoch": median("wall_seq") / args.epochs,
+                "speedup": median(lambda rep: rep["wall_seq"] / rep["wall"]),
+                "speedup_min": min(r["wall_seq"] / r["wall"] for r in reps),
+                "sequential_peak_mib": max(r["seq_peak_mib"] for r in reps),
                 "val_loss_rel_diff_median": float(np.median(rel)),
                 "val_loss_rel_diff_max": float(np.max(rel)),
             }
             if device.type == "cpu":
-                row |= {"sequential_cpu_s": cpu_seq, "speedup_cpu_time": cpu_seq / cpu}
+                row |= {
+                    "sequential_cpu_s": median("cpu_seq"),
+                    "speedup_cpu_time": median(lambda rep: rep["cpu_seq"] / max(rep["cpu"], 1e-9)),
+                }
         result["rows"].append(row)
         print(json.dumps(row), file=sys.stderr)
     print(markdown(result))
@@ -282,7 +299,7 @@ def markdown(result: dict) -> str:
         f"{result['members']} members (5 schedules x 3 seeds), MLP 784-128-10, SGD momentum 0.9, "
         f"{result['train_samples']} train / {result['val_samples']} val MNIST samples, "
         f"{result['epochs']} epochs, {result['flops_per_epoch'] / 1e9:.1f} GFLOP per epoch, "
-        f"median of {result.get('repeats', 1)} timed run(s) per method.",
+        f"{result.get('repeats', 1)} round(s) of all methods; ratios are medians of per-round ratios.",
         "",
         "| batch | batched s/epoch | sequential s/epoch | speedup (wall) | speedup (CPU time) | "
         "matmul GFLOP/s | batched GFLOP/s | of matmul rate (wall) | of matmul rate (CPU time) | "
@@ -299,11 +316,11 @@ def markdown(result: dict) -> str:
             str(r["batch_size"]),
             fmt(r, "batched_s_per_epoch", ".3f"),
             fmt(r, "sequential_s_per_epoch", ".3f"),
-            fmt(r, "speedup", ".1f", "x"),
+            fmt(r, "speedup", ".2f", "x") + f" (min {fmt(r, 'speedup_min', '.2f', 'x')})",
             fmt(r, "speedup_cpu_time", ".1f", "x") if cpu else "-",
             fmt(r, "matmul_gflops", ".1f"),
             fmt(r, "batched_gflops", ".1f"),
-            fmt(r, "matmul_fraction", ".0%"),
+            fmt(r, "matmul_fraction", ".1%") + f" (min {fmt(r, 'matmul_fraction_min', '.1%')})",
             fmt(r, "matmul_fraction_cpu_time", ".0%") if cpu else "-",
             fmt(r, "unshared_s_per_epoch", ".3f")
             + f" ({fmt(r, 'unshared_matmul_fraction', '.0%')})"
