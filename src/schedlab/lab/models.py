@@ -389,9 +389,8 @@ class StackedModel:
                 dh = torch.bmm(w.transpose(1, 2), g, out=self._buffer(("dh", index), h.shape))
                 relu_out = saved[position - 1][2]
                 if relu_out is not None:
-                    g = torch.ops.aten.threshold_backward.grad_input(
-                        dh, relu_out, 0, grad_input=self._buffer(("dz", index), h.shape)
-                    )
+                    # in place on dh: one 4 B/element buffer less in the cache
+                    g = torch.ops.aten.threshold_backward.grad_input(dh, relu_out, 0, grad_input=dh)
                 else:
                     g = dh
         grads = []
