@@ -12,10 +12,10 @@ every epoch, at batch sizes 64 and 256.
   model, ``torch.optim.SGD``, a shuffling ``DataLoader``, the rate set per epoch, a validation pass.
 
 Both see the same data orders and initialisations, so their final validation losses must agree
-(printed as a check; float32 rounding differences grow over many high-rate momentum steps).  The
-machine's matmul rate is measured in the same run, right before each batched run (best of a few
-``torch.matmul`` of two float32 2048 x 2048 matrices, 2 N^3 FLOPs each), and the batched trainer's
-achieved FLOP rate is reported as a fraction of it.  On a CPU shared with other jobs wall time
+(printed as a check, for both batched orders; float32 rounding differences grow over many high-rate
+momentum steps).  The machine's matmul rate is measured in the same run, right before each batched
+run (best of a few ``torch.matmul`` of two float32 2048 x 2048 matrices, 2 N^3 FLOPs each), and the
+batched trainer's achieved FLOP rate is reported as a fraction of it.  On a CPU shared with other jobs wall time
 depends on the neighbours, so rates and speedups are also given per CPU second of this process
 (``time.process_time``; with one torch thread that is the time the work really had the core).
 
@@ -187,9 +187,11 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
     ds = load_dataset("mnist", train_size=args.train_size, val_fraction=0.2, seed=0)
     members = [Member(s.format(epochs=args.epochs), seed) for seed in SEEDS for s in SCHEDULES]
-    unshared = [
-        members[i * len(SCHEDULES) + j] for j in range(len(SCHEDULES)) for i in range(len(SEEDS))
+    # the same members schedule by schedule: no two neighbours share a seed
+    unshared_index = [
+        i * len(SCHEDULES) + j for j in range(len(SCHEDULES)) for i in range(len(SEEDS))
     ]
+    unshared = [members[i] for i in unshared_index]
     train_flops, eval_flops = linear_flops([(784, 128), (128, 10)])
     epoch_flops = len(members) * (len(ds.x_train) * train_flops + len(ds.x_val) * eval_flops)
     machine = (
@@ -228,7 +230,9 @@ def main(argv: list[str] | None = None) -> dict:
             )
             rep["peak_mib"] = _peak_mib(device)
             if not args.skip_unshared:
-                rep["wall_u"] = timed(device, run_batched, config, ds, unshared, device)[1]
+                loss_u, rep["wall_u"], _ = timed(device, run_batched, config, ds, unshared, device)
+                rep["loss_u"] = np.empty_like(loss_u)
+                rep["loss_u"][unshared_index] = loss_u  # back in ``members`` order
             if not args.skip_sequential:
                 _reset_peak(device)
                 rep["loss_seq"], rep["wall_seq"], rep["cpu_seq"] = timed(
@@ -266,7 +270,14 @@ def main(argv: list[str] | None = None) -> dict:
                 ),
             }
         if not args.skip_sequential:
-            rel = np.concatenate([np.abs(r["loss"] / r["loss_seq"] - 1) for r in reps])
+            rel = np.concatenate(
+                [
+                    np.abs(r[key] / r["loss_seq"] - 1)
+                    for r in reps
+                    for key in ("loss", "loss_u")
+                    if key in r
+                ]
+            )
             row |= {
                 "sequential_s_per_epoch": median("wall_seq") / args.epochs,
                 "speedup": median(lambda rep: rep["wall_seq"] / rep["wall"]),
@@ -280,8 +291,11 @@ def main(argv: list[str] | None = None) -> dict:
                     "sequential_cpu_s": median("cpu_seq"),
                     "speedup_cpu_time": median(lambda rep: rep["cpu_seq"] / max(rep["cpu"], 1e-9)),
                 }
+        row["rounds"] = [  # the raw timings of every round (seconds for all epochs, FLOP/s)
+            {k: v for k, v in r.items() if not isinstance(v, np.ndarray)} for r in reps
+        ]
         result["rows"].append(row)
-        print(json.dumps(row), file=sys.stderr)
+        print(json.dumps({k: v for k, v in row.items() if k != "rounds"}), file=sys.stderr)
     print(markdown(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
