@@ -167,41 +167,40 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int) -> nn.M
     return _BUILDERS[name](tuple(int(s) for s in input_shape), int(num_classes))
 
 
-def _group_slices(sizes: Sequence[int]) -> list[tuple[int, slice]]:
-    """``(group, members)`` for groups of ``sizes[g]`` consecutive members."""
+def _group_slices(sizes: Sequence[int]) -> list[slice]:
+    """The members of each group, for groups of ``sizes[g]`` consecutive members."""
     bounds = [0, *itertools.accumulate(sizes)]
-    return [(g, slice(lo, hi)) for g, (lo, hi) in enumerate(itertools.pairwise(bounds))]
+    return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
-def _grouped_linear(
-    w: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, sizes: Sequence[int], *, out: torch.Tensor
-) -> torch.Tensor:
-    """``out[k] = w[k] @ rows[g]^T + b[k]`` (feature-major ``(K, o, B)``) for the members k of
-    each group g of consecutive members (``sizes``): one ``(m*o, d) @ (d, B)`` matmul per group."""
-    _, o, d = w.shape
-    for g, members in _group_slices(sizes):
-        m = members.stop - members.start
-        torch.addmm(
-            b[members].reshape(m * o, 1),
-            w[members].reshape(m * o, d),
-            rows[g].transpose(0, 1),
-            out=out[members].view(m * o, -1),
-        )
-    return out
+class _GroupViews:
+    """Per-group 2-D views of (K, rows, cols) tensors, cached: group g's m members as one
+    ``(m * rows, cols)`` matrix (a view: the members of a group are consecutive).
 
+    The tensors viewed (parameters, workspace buffers, optimizer buffers) live as long as the model
+    and keep their storage, so their views are made once and not once per step.
+    """
 
-def _grouped_weight_grad(
-    g: torch.Tensor, rows: torch.Tensor, sizes: Sequence[int], *, out: torch.Tensor, beta: float
-) -> torch.Tensor:
-    """``out[k] = beta * out[k] + g[k] @ rows[group of k]`` ((o, B) @ (B, d); ``beta == 0``
-    ignores ``out``'s contents): one matmul per group of members."""
-    _, o, batch = g.shape
-    d = out.shape[2]
-    for i, members in _group_slices(sizes):
-        m = members.stop - members.start
-        dst = out[members].view(m * o, d)
-        torch.addmm(dst, g[members].reshape(m * o, batch), rows[i], beta=beta, out=dst)
-    return out
+    def __init__(self) -> None:
+        self._cache: dict[tuple, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+
+    def __call__(
+        self, t: torch.Tensor, sizes: tuple[int, ...], *, cache: bool = True
+    ) -> list[torch.Tensor]:
+        """The views of ``t`` ((K, rows, cols), or (K, rows) as (K, rows, 1)); ``cache=False`` for
+        a tensor made afresh at every step (caching it would keep every one of them alive)."""
+        key = (id(t), t.data_ptr(), tuple(t.shape), tuple(t.stride()), sizes)
+        hit = self._cache.get(key) if cache else None
+        if hit is None or hit[0] is not t:
+            rows, cols = (t.shape[1], 1) if t.dim() == 2 else (t.shape[1], t.shape[2])
+            views = [
+                t[members].reshape((members.stop - members.start) * rows, cols)
+                for members in _group_slices(sizes)
+            ]
+            if not cache:
+                return views
+            hit = self._cache[key] = (t, views)
+        return hit[1]
 
 
 def _is_linear_stack(module: nn.Module) -> bool:
@@ -247,6 +246,7 @@ class StackedModel:
         first = next(iter(self.params.values()))
         self.device, self.template_dtype = first.device, first.dtype
         self._workspace: dict[tuple, torch.Tensor] = {}
+        self._group_views = _GroupViews()
         self._vmapped = torch.func.vmap(self._call_one, in_dims=(0, 0))
         self._vmapped_shared = torch.func.vmap(self._call_one, in_dims=(0, None))
 
@@ -350,8 +350,18 @@ class StackedModel:
                     w, b = self.params[f"{index}.weight"], self.params[f"{index}.bias"]
                     z = self._buffer(("z", index), (w.shape[0], w.shape[1], h.shape[2]))
                     saved.append([index, h, None])
-                    if grouped and len(saved) == 1:  # the first Linear reads x
-                        h = _grouped_linear(w, b, rows, sizes, out=z)
+                    if grouped and len(saved) == 1:  # the first Linear reads x: per group
+                        # m members: z = W x^T + b as one (m*out, d) @ (d, B) matmul
+                        views = zip(
+                            self._group_views(b, sizes),
+                            self._group_views(w, sizes),
+                            rows.transpose(1, 2).unbind(0),
+                            self._group_views(z, sizes),
+                            strict=True,
+                        )
+                        for bias, weight, xt, dst in views:
+                            torch.addmm(bias, weight, xt, out=dst)
+                        h = z
                     else:
                         h = torch.baddbmm(b.unsqueeze(2), w, h, out=z)
                 elif isinstance(layer, nn.ReLU):
@@ -374,8 +384,16 @@ class StackedModel:
                 dw = buffers.get(f"{index}.weight")
                 if dw is None:
                     dw = self._buffer(("dw", index), w.shape)
-                if grouped and position == 0:
-                    _grouped_weight_grad(g, rows, sizes, out=dw, beta=beta)
+                if grouped and position == 0:  # per group: one (m*out, B) @ (B, d) matmul
+                    views = zip(
+                        self._group_views(dw, sizes),
+                        # g is a workspace buffer unless the model has no hidden layer
+                        self._group_views(g, sizes, cache=len(saved) > 1),
+                        rows.unbind(0),
+                        strict=True,
+                    )
+                    for dst, grad, xg in views:  # dst = beta * dst + grad @ x
+                        torch.addmm(dst, grad, xg, beta=beta, out=dst)
                 else:
                     torch.baddbmm(dw, g, h.transpose(1, 2), beta=beta, out=dw)
                 db = torch.sum(
