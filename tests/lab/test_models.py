@@ -197,6 +197,19 @@ def test_fused_cross_entropy_equals_autograd():
     losses, grad = loss.value_and_grad(z.clone())
     torch.testing.assert_close(losses, ref.detach(), rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(grad, ref_grad.transpose(1, 2), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(loss.value(z), ref.detach(), rtol=1e-6, atol=1e-6)
     z[2, 3, 5] = float("inf")
     losses, _ = loss.value_and_grad(z)
     assert torch.isfinite(losses[[0, 1, 3]]).all() and not torch.isfinite(losses[2])
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_forward_shared_feature_major(name):
+    """``feature_major=True`` gives the same outputs as (K, outputs, B)."""
+    stacked = StackedModel(name, SHAPES[name], 10, SEEDS)
+    x = torch.randn(6, *SHAPES[name], generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        out = stacked.forward_shared(x)
+        z = stacked.forward_shared(x, feature_major=True)
+    assert out.shape == (len(SEEDS), 6, 10) and z.shape == (len(SEEDS), 10, 6)
+    assert torch.equal(z.transpose(1, 2), out)

@@ -25,6 +25,11 @@ class MemberCrossEntropy:
         flat = F.cross_entropy(out.reshape(k * b, -1), self.y.reshape(k * b), reduction="none")
         return flat.view(k, b).mean(dim=1)
 
+    def value(self, z: torch.Tensor) -> torch.Tensor:
+        """The losses ``(K,)`` for feature-major logits ``z`` ``(K, classes, B)`` (no gradient):
+        ``-mean_b log_softmax(z)[:, y, b]``."""
+        return torch.log_softmax(z, dim=1).gather(1, self.y.unsqueeze(1)).mean(dim=(1, 2)).neg_()
+
     def value_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(losses (K,), d sum(losses) / dz (K, classes, B))`` for feature-major logits ``z``.
 

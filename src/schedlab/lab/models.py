@@ -270,14 +270,19 @@ class StackedModel:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``(K, B, outputs)`` for member-wise inputs ``x`` of shape ``(K, B, *input_shape)``."""
         if self._linear:
-            return self._linear_forward(x.reshape(x.shape[0], x.shape[1], -1), shared=False)
+            z = self._linear_forward(x.reshape(x.shape[0], x.shape[1], -1), shared=False)
+            return z.transpose(1, 2).contiguous()  # small: loss and argmax read it fast
         return self._vmapped(self.params, x)
 
-    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(K, B, outputs)`` of every member on the same inputs ``x`` ``(B, *input_shape)``."""
+    def forward_shared(self, x: torch.Tensor, *, feature_major: bool = False) -> torch.Tensor:
+        """Outputs ``(K, B, outputs)`` of every member on the same inputs ``x`` ``(B, *input_shape)``;
+        with ``feature_major=True`` as ``(K, outputs, B)`` (contiguous for the all-linear models,
+        which compute them in that layout, a transposed view otherwise)."""
         if self._linear:
-            return self._linear_forward(x.reshape(x.shape[0], -1), shared=True)
-        return self._vmapped_shared(self.params, x)
+            z = self._linear_forward(x.reshape(x.shape[0], -1), shared=True)
+            return z if feature_major else z.transpose(1, 2).contiguous()
+        out = self._vmapped_shared(self.params, x)
+        return out.transpose(1, 2) if feature_major else out
 
     def _group_sizes(self, x: torch.Tensor, groups: Sequence[int] | None) -> tuple[int, ...]:
         k = self.size
@@ -439,6 +444,7 @@ class StackedModel:
 
         Member-wise inputs run feature-major, ``h^T = W h^T + b`` with ``h^T`` of shape (K, d, B):
         every weight gradient ``dh^T x`` then comes out contiguous in the weight's own layout.
+        Returns the feature-major outputs ``(K, out, B)``.
         """
         h = h.transpose(-2, -1)  # (K, d, B) or (d, B)
         for index, layer in enumerate(self.template):
@@ -453,7 +459,7 @@ class StackedModel:
                     h = torch.baddbmm(b.unsqueeze(2), w, h)
             elif isinstance(layer, nn.ReLU):
                 h = h.relu_()  # in place on the fresh matmul output: no new tensor
-        return h.transpose(1, 2).contiguous()  # (K, B, out): small; loss and argmax read it fast
+        return h  # feature-major (K, out, B)
 
     def member_parameters(self, i: int) -> dict[str, torch.Tensor]:
         """Member ``i``'s parameters as a detached CPU ``state_dict`` of the single model."""

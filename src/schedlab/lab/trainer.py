@@ -127,7 +127,9 @@ class BatchedTrainer:
             momentum=config.momentum,
             weight_decay=config.weight_decay,
         )
-        starts = [i for i in range(len(members)) if i == 0 or members[i].seed != members[i - 1].seed]
+        starts = [
+            i for i in range(len(members)) if i == 0 or members[i].seed != members[i - 1].seed
+        ]
         #: sizes of the runs of consecutive members with one seed, and each member's run
         self._group_sizes = tuple(np.diff([*starts, len(members)]).tolist())
         self._group_of = np.repeat(np.arange(len(starts)), self._group_sizes)
@@ -285,11 +287,15 @@ class BatchedTrainer:
         chunk = max(1, rows // k)
         for lo in range(0, n, chunk):
             xb, yb = x[lo : lo + chunk], y[lo : lo + chunk]
-            out = self.model.forward_shared(xb)
             yk = yb.unsqueeze(0).expand(k, -1)
-            loss_sum += member_loss(yk, self._classification)(out).double() * len(yb)
-            if self._classification:
+            loss = member_loss(yk, self._classification)
+            if self._classification:  # log_softmax over the classes of (K, classes, B) logits
+                z = self.model.forward_shared(xb, feature_major=True)
+                loss_sum += loss.value(z).double() * len(yb)
+                out = z.transpose(1, 2).contiguous()  # small: argmax reads it fast
                 correct += (out.argmax(dim=-1) == yk).sum(dim=1)
+            else:
+                loss_sum += loss(self.model.forward_shared(xb)).double() * len(yb)
         if n == 0:
             return np.full(k, math.nan), np.full(k, math.nan)
         acc = (correct.double() / n).cpu().numpy() if self._classification else np.full(k, math.nan)
