@@ -147,7 +147,7 @@ def test_shared_minibatch_groups_equal_member_wise_inputs(name):
     assert torch.equal(got[0][0], got[0][1]) and not torch.equal(got[0][3], got[0][4])
 
 
-@pytest.mark.parametrize("name", ["mlp", "mlp2", "cnn"])
+@pytest.mark.parametrize("name", ["mlp", "mlp2", "linear", "cnn"])
 @pytest.mark.parametrize("groups", [None, (2, 1)])
 def test_accumulate_into_buffers(name, groups):
     """``accumulate=(buffers, beta)`` leaves ``beta * buffers + grad`` in the buffers (inside
@@ -213,3 +213,18 @@ def test_forward_shared_feature_major(name):
         z = stacked.forward_shared(x, feature_major=True)
     assert out.shape == (len(SEEDS), 6, 10) and z.shape == (len(SEEDS), 10, 6)
     assert torch.equal(z.transpose(1, 2), out)
+
+
+def test_accumulate_buffers_are_checked():
+    stacked = StackedModel("mlp", (4,), 2, [0, 1])
+    x, loss = torch.zeros(2, 3, 4), (lambda o: o.sum(dim=(1, 2)))
+    good = {k: torch.zeros_like(p) for k, p in stacked.params.items()}
+    bad = [
+        {k: v for k, v in good.items() if k != "1.bias"},
+        {**good, "1.weight": torch.zeros(2, 4, 128).transpose(1, 2)},
+        {**good, "3.bias": torch.zeros(2, 3)},
+    ]
+    for buffers in bad:
+        with pytest.raises(ValueError, match="accumulate: buffers must map every parameter"):
+            stacked.loss_and_grads(x, loss, accumulate=(buffers, 0.9))
+    stacked.loss_and_grads(x, loss, accumulate=(good, 0.9))

@@ -330,6 +330,8 @@ class StackedModel:
         a pass of its own over the gradients and buffers.
         """
         sizes = self._group_sizes(x, groups)
+        if accumulate is not None:
+            self._check_accumulate(accumulate)
         if not self._linear:
             if len(sizes) < self.size:  # one minibatch per member again
                 x = x.repeat_interleave(torch.tensor(sizes, device=x.device), dim=0)
@@ -426,6 +428,17 @@ class StackedModel:
             else:
                 grads.append(self._buffer(("db", int(index)), (*p.shape, 1)).squeeze(2))
         return out.detach(), losses.detach(), grads
+
+    def _check_accumulate(self, accumulate: tuple[Mapping[str, torch.Tensor], float]) -> None:
+        buffers, _ = accumulate
+        for key, p in self.params.items():
+            buf = buffers.get(key) if isinstance(buffers, Mapping) else None
+            if buf is None or buf.shape != p.shape or not buf.is_contiguous():
+                raise ValueError(
+                    f"accumulate: buffers must map every parameter name ({', '.join(self.params)}) "
+                    f"to a contiguous tensor of its shape; {key!r} has shape {tuple(p.shape)}, "
+                    f"got {None if buf is None else (tuple(buf.shape), buf.is_contiguous())}"
+                )
 
     def _buffer(self, key: tuple, shape: Sequence[int]) -> torch.Tensor:
         """A float32 workspace tensor of ``shape`` kept for reuse under ``key`` (contents undefined).
