@@ -7,6 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from schedlab.lab.config import MODELS
+from schedlab.lab.losses import MemberCrossEntropy
 from schedlab.lab.models import StackedModel, build_model
 
 torch.set_num_threads(1)
@@ -185,8 +186,6 @@ def test_bad_groups_are_refused(groups):
 def test_fused_cross_entropy_equals_autograd():
     """MemberCrossEntropy.value_and_grad on feature-major logits: autograd's losses and gradient
     to float32 tolerance; a non-finite logit makes that member's loss non-finite only."""
-    from schedlab.lab.losses import MemberCrossEntropy
-
     gen = torch.Generator().manual_seed(11)
     z = torch.randn(4, 10, 33, generator=gen) * 20  # large logits: the max shift matters
     y = torch.randint(0, 10, (4, 33), generator=gen)
@@ -228,3 +227,20 @@ def test_accumulate_buffers_are_checked():
         with pytest.raises(ValueError, match="accumulate: buffers must map every parameter"):
             stacked.loss_and_grads(x, loss, accumulate=(buffers, 0.9))
     stacked.loss_and_grads(x, loss, accumulate=(good, 0.9))
+
+
+@pytest.mark.parametrize("name", ["mlp", "linear"])
+def test_group_view_cache_does_not_grow(name):
+    """The grouped first layer caches views of long-lived tensors only: repeated steps (and a
+    smaller last batch) add no entries after the first ones."""
+    stacked = StackedModel(name, (4,), 3, [0, 0, 1])
+    buffers = {k: torch.zeros_like(p) for k, p in stacked.params.items()}
+    gen = torch.Generator().manual_seed(1)
+    sizes = []
+    for batch in (8, 8, 3, 8, 3, 8):
+        x = torch.randn(2, batch, 4, generator=gen)
+        y = torch.randint(0, 3, (3, batch), generator=gen)
+        loss = MemberCrossEntropy(y)
+        stacked.loss_and_grads(x, loss, (2, 1), accumulate=(buffers, 0.9))
+        sizes.append(len(stacked._group_views._cache))
+    assert sizes[2:] == [sizes[2]] * 4, sizes
