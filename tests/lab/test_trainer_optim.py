@@ -82,6 +82,7 @@ def test_accumulation_target_only_for_plain_momentum():
     assert beta == 0.9 and list(buffers) == ["p"] and buffers["p"].shape == (K, 2)
     assert BatchedSGD(p, momentum=0.0).accumulation_target() is None
     assert BatchedSGD(p, momentum=0.9, weight_decay=1e-4).accumulation_target() is None
+    assert BatchedAdam(p).accumulation_target() is None
 
 
 def test_step_accumulated_freezes_inactive_members_and_clears_their_buffers():

@@ -28,7 +28,11 @@ class MemberCrossEntropy:
     def value(self, z: torch.Tensor) -> torch.Tensor:
         """The losses ``(K,)`` for feature-major logits ``z`` ``(K, classes, B)`` (no gradient):
         ``-mean_b log_softmax(z)[:, y, b]``."""
-        return torch.log_softmax(z, dim=1).gather(1, self.y.unsqueeze(1)).mean(dim=(1, 2)).neg_()
+        return self._log_softmax_and_losses(z)[1]
+
+    def _log_softmax_and_losses(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logp = torch.log_softmax(z, dim=1)  # over the classes
+        return logp, logp.gather(1, self.y.unsqueeze(1)).mean(dim=(1, 2)).neg_()
 
     def value_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(losses (K,), d sum(losses) / dz (K, classes, B))`` for feature-major logits ``z``.
@@ -38,11 +42,10 @@ class MemberCrossEntropy:
         a non-finite logit gives a non-finite loss.
         """
         k, b = self.y.shape
-        target = self.y.unsqueeze(1)  # (K, 1, B)
-        logp = torch.log_softmax(z, dim=1)
-        losses = logp.gather(1, target).mean(dim=(1, 2)).neg_()
+        logp, losses = self._log_softmax_and_losses(z)
         grad = logp.exp_()
-        grad.scatter_add_(1, target, torch.full((k, 1, b), -1.0, dtype=z.dtype, device=z.device))
+        minus_one = torch.full((k, 1, b), -1.0, dtype=z.dtype, device=z.device)
+        grad.scatter_add_(1, self.y.unsqueeze(1), minus_one)
         return losses, grad.div_(b)
 
 

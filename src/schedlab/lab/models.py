@@ -362,7 +362,7 @@ class StackedModel:
                         views = zip(
                             self._group_views(b, sizes),
                             self._group_views(w, sizes),
-                            rows.transpose(1, 2).unbind(0),
+                            h.unbind(0),  # each group's x^T (d, B)
                             self._group_views(z, sizes),
                             strict=True,
                         )

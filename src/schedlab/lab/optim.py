@@ -60,6 +60,10 @@ class _BatchedOptimizer:
             out.append(g)
         return out
 
+    def accumulation_target(self) -> tuple[dict[str, torch.Tensor], float] | None:
+        """Buffers a model may accumulate its gradients into; ``None``: use :meth:`step`."""
+        return None
+
     def member_state(self, i: int) -> dict:
         """Member ``i``'s optimizer state: ``{"step": int, "state": {param: {name: tensor}}}`` (CPU)."""
         return {

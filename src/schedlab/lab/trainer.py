@@ -204,7 +204,7 @@ class BatchedTrainer:
         sample_shape = self._x_train.shape[1:]
         x_bufs: dict[int, torch.Tensor] = {}
         # SGD with momentum: the model accumulates its gradients into the momentum buffers
-        sink = getattr(self.optimizer, "accumulation_target", lambda: None)()
+        sink = self.optimizer.accumulation_target()
         for s in range(self.steps_per_epoch):
             idx = order[:, s * batch : (s + 1) * batch]
             b = idx.shape[1]
