@@ -28,6 +28,7 @@ test: $(STAMP) system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 ## Benchmarks: each prints ratios against its peer measured in the same run (see BENCHMARKS.md).
 bench: $(STAMP)

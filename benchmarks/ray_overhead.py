@@ -111,7 +111,11 @@ def main() -> None:
           f"{args.workers} workers; median of {args.repeats} (first Ray sweep: once)\n")  # fmt: skip
     rows = [
         ["local, 1 group of 8, 1 thread", f"{one_thread:.2f} s", "1.00x"],
-        [f"local, 1 group of 8, {args.workers} threads", f"{local:.2f} s", f"{local / one_thread:.2f}x"],
+        [
+            f"local, 1 group of 8, {args.workers} threads",
+            f"{local:.2f} s",
+            f"{local / one_thread:.2f}x",
+        ],
         ["ray.init (local cluster)", f"{init:.2f} s", ""],
         [f"ray, {args.workers} workers, first sweep", f"{cold:.2f} s", f"{cold / one_thread:.2f}x"],
         [f"ray, {args.workers} workers, warm", f"{warm:.2f} s", f"{warm / one_thread:.2f}x"],
@@ -132,8 +136,10 @@ def main() -> None:
     print(f"on paper, {big_runs} runs x {big_epochs} epochs (same model and data), "
           f"T(W) = init + fixed + R*E*w/W:\n")  # fmt: skip
     print(markdown_table(["workers", "time", "speed-up"], table))
-    print(f"\n(driver commits stay serial: {big_runs * big_epochs * commit / runs:.0f} s of "
-          "SQLite writes in all, overlapped with training)")
+    print(
+        f"\n(driver commits stay serial: {big_runs * big_epochs * commit / runs:.0f} s of "
+        "SQLite writes in all, overlapped with training)"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ metrics = st.lists(
 
 def torch_rates(kw: dict, stream: list[float]) -> list[float]:
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=kw["lr"])
-    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **{k: v for k, v in kw.items() if k != "lr"})
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, **{k: v for k, v in kw.items() if k != "lr"}
+    )
     out = []
     for m in stream:
         ref.step(m)
@@ -93,11 +95,17 @@ def test_finite_metrics_do_not_warn() -> None:
     [
         ({"lr": -1.0}, "plateau: lr must be a finite number >= 0, got -1.0"),
         ({"lr": 0.1, "factor": 1.0}, "plateau: factor must be a number in [0, 1), got 1.0"),
-        ({"lr": 0.1, "mode": "minimum"}, "plateau: mode must be one of 'min', 'max', got 'minimum'"),
+        (
+            {"lr": 0.1, "mode": "minimum"},
+            "plateau: mode must be one of 'min', 'max', got 'minimum'",
+        ),
         ({"lr": 0.1, "patience": 1.5}, "plateau: patience must be an integer >= 0, got 1.5"),
         ({"lr": 0.1, "threshold_mode": "x"}, "plateau: threshold_mode must be one of 'rel', 'abs'"),
         ({"lr": 0.1, "cooldown": True}, "plateau: cooldown must be an integer >= 0, got True"),
-        ({"lr": 0.1, "warmup_unit": "epoch"}, "plateau: warmup_unit must be one of 'update', 'step'"),
+        (
+            {"lr": 0.1, "warmup_unit": "epoch"},
+            "plateau: warmup_unit must be one of 'update', 'step'",
+        ),
     ],
 )
 def test_invalid_parameters(kw: dict, message: str) -> None:
@@ -180,7 +188,12 @@ def test_policy_from_spec_plateau_forms(spec) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["cosine(lr=0.1, steps=10)", {"kind": "cosine", "lr": 0.1, "steps": 10}, "kind: cosine\nlr: 0.1\nsteps: 10"]
+    "spec",
+    [
+        "cosine(lr=0.1, steps=10)",
+        {"kind": "cosine", "lr": 0.1, "steps": 10},
+        "kind: cosine\nlr: 0.1\nsteps: 10",
+    ],
 )
 def test_policy_from_spec_schedules(spec) -> None:
     assert policy_from_spec(spec) == schedlab.cosine(lr=0.1, steps=10)
@@ -193,7 +206,9 @@ def test_from_spec_points_plateau_to_policy_from_spec() -> None:
 
 
 def test_policy_from_spec_errors() -> None:
-    with pytest.raises(ValueError, match="plateau: unknown parameter 'patiense'; valid parameters: lr"):
+    with pytest.raises(
+        ValueError, match="plateau: unknown parameter 'patiense'; valid parameters: lr"
+    ):
         policy_from_spec("plateau(lr=0.1, patiense=3)")
     with pytest.raises(ValueError, match="plateau: missing required parameter 'lr'"):
         policy_from_spec("plateau(patience=3)")

@@ -64,9 +64,7 @@ def test_single_plateau_keeps_group_ratios() -> None:
 def test_warmup_per_step_then_plateau() -> None:
     """Warm up over 6 optimizer iterations (step() without metric), then reduce on plateau."""
     opt = make_opt((0.1,))
-    sched = PlateauLR(
-        opt, Plateau(0.1, patience=1, factor=0.5, warmup_steps=6, warmup_unit="step")
-    )
+    sched = PlateauLR(opt, Plateau(0.1, patience=1, factor=0.5, warmup_steps=6, warmup_unit="step"))
     ramp = schedlab.linear(0.0, 0.1, steps=6)
     used = []
     for epoch, metric in enumerate([1.0, 2.0, 2.0, 2.0, 2.0]):
@@ -100,7 +98,9 @@ def test_resume_from_checkpoint() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(ValueError, match="plateau must be a Plateau or a plateau spec, got a 'cosine'"):
+    with pytest.raises(
+        ValueError, match="plateau must be a Plateau or a plateau spec, got a 'cosine'"
+    ):
         PlateauLR(make_opt((0.1,)), "cosine(0.1, steps=10)")
     with pytest.raises(ValueError, match="a list of 2 \\(one per parameter group\\), got 1"):
         PlateauLR(make_opt((0.1, 0.1)), [Plateau(0.1)])

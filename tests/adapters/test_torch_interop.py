@@ -41,7 +41,9 @@ CASES = {
         40,
     ),
     "CyclicLR": (
-        lambda o: tl.CyclicLR(o, 0.01, 0.1, step_size_up=3, step_size_down=5, mode="exp_range", gamma=0.98),
+        lambda o: tl.CyclicLR(
+            o, 0.01, 0.1, step_size_up=3, step_size_down=5, mode="exp_range", gamma=0.98
+        ),
         40,
     ),
     "OneCycleLR": (lambda o: tl.OneCycleLR(o, max_lr=0.1, total_steps=30, pct_start=0.25), 30),
@@ -85,8 +87,14 @@ def test_lightning_config_and_plateau() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda o: tl.LambdaLR(o, lambda t: 0.9**t), "from_torch: LambdaLR has no schedlab equivalent"),
-        (lambda o: tl.MultiplicativeLR(o, lambda t: 0.9), "MultiplicativeLR has no schedlab equivalent"),
+        (
+            lambda o: tl.LambdaLR(o, lambda t: 0.9**t),
+            "from_torch: LambdaLR has no schedlab equivalent",
+        ),
+        (
+            lambda o: tl.MultiplicativeLR(o, lambda t: 0.9),
+            "MultiplicativeLR has no schedlab equivalent",
+        ),
         (lambda o: tl.MultiStepLR(o, milestones=[2, 2]), "repeated milestones [2, 2]"),
         (lambda o: tl.CyclicLR(o, 0.01, 0.1, scale_fn=lambda x: 1.0), "custom scale_fn"),
     ],
@@ -100,7 +108,9 @@ def test_unsupported_schedulers(build, message: str) -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match=r"scheduler must be a torch\.optim\.lr_scheduler\.LRScheduler"):
+    with pytest.raises(
+        ValueError, match=r"scheduler must be a torch\.optim\.lr_scheduler\.LRScheduler"
+    ):
         schedlab.from_torch("StepLR")
     with pytest.raises(ValueError, match=r"group must be an integer in \[0, 1\), got 1"):
         schedlab.from_torch(tl.StepLR(make_opt(), 3), group=1)

@@ -62,7 +62,10 @@ def trace(opt: torch.optim.Optimizer, sched, n: int, keys=("lr",)) -> dict[str, 
             seen[key].append([_get(g, key) for g in opt.param_groups])
         opt.step()
         sched.step()
-    return {key: np.array(v, dtype=np.float64).reshape(n, len(opt.param_groups)).T for key, v in seen.items()}
+    return {
+        key: np.array(v, dtype=np.float64).reshape(n, len(opt.param_groups)).T
+        for key, v in seen.items()
+    }
 
 
 def run(opt: torch.optim.Optimizer, sched, n: int, key: str = "lr") -> np.ndarray:
@@ -154,8 +157,18 @@ def test_any_hyperparameter_from_a_spec() -> None:
 @pytest.mark.parametrize(
     ("kw", "opt_kind", "opt_kw", "key"),
     [
-        ({"three_phase": False, "anneal_strategy": "cos"}, torch.optim.SGD, {"momentum": 0.9}, "momentum"),
-        ({"three_phase": True, "anneal_strategy": "linear"}, torch.optim.SGD, {"momentum": 0.9}, "momentum"),
+        (
+            {"three_phase": False, "anneal_strategy": "cos"},
+            torch.optim.SGD,
+            {"momentum": 0.9},
+            "momentum",
+        ),
+        (
+            {"three_phase": True, "anneal_strategy": "linear"},
+            torch.optim.SGD,
+            {"momentum": 0.9},
+            "momentum",
+        ),
         ({"three_phase": False, "anneal_strategy": "cos"}, torch.optim.Adam, {}, "betas"),
     ],
 )
@@ -215,13 +228,22 @@ def test_tensor_learning_rate_is_filled_in_place() -> None:
     ("kw", "message"),
     [
         ({"interval": "batch"}, "ScheduleLR: interval must be one of 'step', 'epoch', got 'batch'"),
-        ({"unit": "epoch"}, "ScheduleLR: steps_per_epoch must be a positive integer with unit='epoch'"),
+        (
+            {"unit": "epoch"},
+            "ScheduleLR: steps_per_epoch must be a positive integer with unit='epoch'",
+        ),
         ({"steps_per_epoch": 10}, "ScheduleLR: steps_per_epoch is only used with unit='epoch'"),
         ({"unit": "iteration"}, "ScheduleLR: unit must be one of 'step', 'epoch', got 'iteration'"),
-        ({"within_epoch": "floor"}, "ScheduleLR: within_epoch must be one of 'constant', 'continuous'"),
+        (
+            {"within_epoch": "floor"},
+            "ScheduleLR: within_epoch must be one of 'constant', 'continuous'",
+        ),
         ({"last_epoch": -2}, "ScheduleLR: last_epoch must be an integer >= -1, got -2"),
         ({"group_scales": [1.0]}, "ScheduleLR: group_scales must be a list of 2 finite numbers"),
-        ({"hyperparams": {"decay": "constant(0.1)"}}, "ScheduleLR: hyperparams must be keys of every"),
+        (
+            {"hyperparams": {"decay": "constant(0.1)"}},
+            "ScheduleLR: hyperparams must be keys of every",
+        ),
     ],
 )
 def test_invalid_arguments(kw: dict, message: str) -> None:
@@ -250,7 +272,11 @@ def checkpoint(obj) -> dict:
 RESUME_CASES = [
     ({}, {"momentum": 0.9}, "one_cycle(0.1, steps=60)"),
     ({"unit": "epoch", "steps_per_epoch": 7, "within_epoch": "continuous"}, {}, SPECS[11]),
-    ({"hyperparams": {"weight_decay": "linear(0.01, 0.0, steps=30)"}}, {"weight_decay": 0.01}, SPECS[9]),
+    (
+        {"hyperparams": {"weight_decay": "linear(0.01, 0.0, steps=30)"}},
+        {"weight_decay": 0.01},
+        SPECS[9],
+    ),
     ({}, {}, SPECS[16]),
 ]
 

@@ -42,7 +42,10 @@ def test_sweep_benchmark_tiny_run(tmp_path, capsys):
     for key in ("batched_s_per_epoch", "sequential_s_per_epoch", "unshared_s_per_epoch"):
         assert row[key] > 0, key
     assert 0 < row["matmul_fraction"] < 2 and row["speedup"] > 0
-    assert row["matmul_fraction_min"] <= row["matmul_fraction"] and row["speedup_min"] <= row["speedup"]
+    assert (
+        row["matmul_fraction_min"] <= row["matmul_fraction"]
+        and row["speedup_min"] <= row["speedup"]
+    )
     (round_,) = row["rounds"]  # --repeats 1: one round, its raw timings kept
     assert round_["wall_seq"] / round_["wall"] == row["speedup"]
     # seed-ordered batched members (shared minibatches) train what 15 plain loops train

@@ -40,7 +40,10 @@ def test_compare_from_config_with_overrides_then_resume(tmp_path, config_file) -
     result = invoke("compare", "--config", str(config_file), "--epochs", "2", "--name", "t",
                     "--no-report")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "sweep t: 4 runs" in result.output and "(0 already done, 0 resumed, 4 started)" in result.output
+    assert (
+        "sweep t: 4 runs" in result.output
+        and "(0 already done, 0 resumed, 4 started)" in result.output
+    )
     assert "final val_acc" in result.output and "Δ [95% CI]" in result.output
     ranking = json.loads((tmp_path / "out" / "ranking.json").read_text())
     assert ranking["baseline"] == "const" and ranking["metric"] == "val_acc"
@@ -84,7 +87,11 @@ def test_compare_writes_the_report_when_the_writer_exists(tmp_path, config_file)
         (["--model", "mlpx"], {}, "model must be one of mlp, mlp2, cnn, vit, linear; got 'mlpx'"),
         (["--optimizer", "rmsprop"], {}, "optimizer must be one of sgd, adam; got 'rmsprop'"),
         (["--seeds", "two"], {}, "seeds must be a count like 3 or a list like 0,4,7; got 'two'"),
-        (["--baseline", "linear(0.1, 0, 5)"], {}, "baseline must be a label or schedule of the sweep"),
+        (
+            ["--baseline", "linear(0.1, 0, 5)"],
+            {},
+            "baseline must be a label or schedule of the sweep",
+        ),
         (["--metric", "f1"], {}, "metric must be one of val_acc, val_loss, train_acc, train_loss"),
         (["--schedule", "cosine(lr=0.1)"], {}, "cosine: missing required parameter 'steps'"),
         (["--dataset", "imagenet"], {}, "imagenet"),
@@ -120,7 +127,12 @@ def test_runs_and_export(tmp_path, config_file) -> None:
     assert len(rows) == 4 * 2 and {r["epoch"] for r in rows} == {"0", "1"}
     assert {r["label"] for r in rows} == {"const", "cos"} and "run_seconds" in rows[0]
     out = tmp_path / "export" / "runs.json"
-    assert invoke("export", "--store", store, "-f", "json", "--sweep", "x", "--out", str(out)).exit_code == 0
+    assert (
+        invoke(
+            "export", "--store", store, "-f", "json", "--sweep", "x", "--out", str(out)
+        ).exit_code
+        == 0
+    )
     runs = json.loads(out.read_text())
     assert len(runs) == 4 and all(len(r["epochs"]) == 2 for r in runs)
     assert runs[0]["config"]["dataset"] == "digits"

@@ -26,7 +26,11 @@ SETTINGS = {
     "epochs": EPOCHS, "batch_size": 8, "train_size": 800, "seeds": "0,1",
     "group_size": 2, "name": "crash",
 }  # fmt: skip
-SCHEDULES = ["const=constant(0.02)", "cos=cosine(lr=0.05, steps=8)", "step=step(0.05, 3, gamma=0.5)"]
+SCHEDULES = [
+    "const=constant(0.02)",
+    "cos=cosine(lr=0.05, steps=8)",
+    "step=step(0.05, 3, gamma=0.5)",
+]
 
 
 def _command(store, out) -> list[str]:

@@ -90,7 +90,9 @@ def test_the_constant_baseline_and_the_decays_differ(outcomes, store_path) -> No
         per_epoch = rates[label][::spe]
         assert per_epoch[0] == 0.5 and per_epoch[-1] < 0.5, label
         # the stored rate of every epoch is the schedule's value there (epoch unit)
-        schedule = from_spec(dict(outcome.results.schedules)[label]) if label != "time_based" else None
+        schedule = (
+            from_spec(dict(outcome.results.schedules)[label]) if label != "time_based" else None
+        )
         if schedule is not None:
             np.testing.assert_allclose(per_epoch, schedule(np.arange(epochs)), rtol=1e-12)
         assert outcome.results.final(label, "val_acc") != const
@@ -178,7 +180,10 @@ def test_cli_reproduce_writes_report_verdicts_and_figures(outcomes, store_path, 
     assert "data:image/png;base64," in page and "Verdicts" in page
     assert all(c.text in page for c in EXPERIMENTS["mnist-five"].claims)
     assert (out / "mnist-five_main_e6-n2000-s3.html").is_file()  # the sweep's full report
-    assert sorted(p.name for p in figs.iterdir()) == ["mnist-five-comparison.png", "mnist-five-losses.png"]
+    assert sorted(p.name for p in figs.iterdir()) == [
+        "mnist-five-comparison.png",
+        "mnist-five-losses.png",
+    ]
     assert (figs / "mnist-five-comparison.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -192,7 +197,9 @@ def test_cli_rejects_bad_names_and_values(tmp_path) -> None:
     assert "experiment must be one of mnist-five, fashion-choose, vit-linear; got 'nope'" in said
     result = CliRunner().invoke(app, ["reproduce", "mnist-five", "--seeds", "0",
                                       "--store", str(tmp_path / "s.sqlite")])  # fmt: skip
-    assert result.exit_code == 2 and "--seeds must be >= 1; got 0" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "--seeds must be >= 1; got 0" in " ".join(
+        result.output.split()
+    )
 
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[2].glob("examples/experiments/*.yaml")),

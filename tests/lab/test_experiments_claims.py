@@ -20,8 +20,12 @@ from schedlab.lab.experiments.claims import (
 from schedlab.lab.experiments.results import Results, ranking
 
 
-def curve(val_acc: list[float], val_loss: list[float] | None = None,
-          train_loss: list[float] | None = None, diverged_at: int | None = None) -> list[dict]:
+def curve(
+    val_acc: list[float],
+    val_loss: list[float] | None = None,
+    train_loss: list[float] | None = None,
+    diverged_at: int | None = None,
+) -> list[dict]:
     n = len(val_acc)
     val_loss = val_loss or [1.0 - 0.1 * i for i in range(n)]
     train_loss = train_loss or [1.0 - 0.1 * i for i in range(n)]
@@ -59,7 +63,8 @@ def test_better_confirmed_refuted_inconclusive() -> None:
     assert Better("c beats a", "c", "a").judge(r, {}).verdict == INCONCLUSIVE  # CI straddles 0
     scipy = pytest.importorskip("scipy.stats")
     assert v.numbers["p"] == pytest.approx(
-        scipy.ttest_rel([0.90, 0.91, 0.92], [0.80, 0.82, 0.81]).pvalue, rel=1e-9)
+        scipy.ttest_rel([0.90, 0.91, 0.92], [0.80, 0.82, 0.81]).pvalue, rel=1e-9
+    )
 
 
 def test_one_seed_is_inconclusive_and_context_labels_resolve() -> None:

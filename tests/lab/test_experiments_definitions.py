@@ -44,8 +44,9 @@ SOURCE_FASHION = {
 }
 
 
-@pytest.mark.parametrize(("name", "source"), [("mnist-five", SOURCE_MNIST),
-                                              ("fashion-choose", SOURCE_FASHION)])
+@pytest.mark.parametrize(
+    ("name", "source"), [("mnist-five", SOURCE_MNIST), ("fashion-choose", SOURCE_FASHION)]
+)
 @pytest.mark.parametrize("epochs", [100, 50, 25])
 def test_schedules_are_the_sources_compressed_in_time(name, source, epochs) -> None:
     ours = schedules(name, epochs)

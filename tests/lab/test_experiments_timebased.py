@@ -69,7 +69,8 @@ def test_gamma_form_interpolates_the_product(decay: float, epoch: int, frac: flo
     exact = compounding_rate(1.0, decay, epoch)
     # one epoch on: exactly one more factor 1/(1 + decay * (epoch + 1))
     assert compounding_rate(1.0, decay, epoch + 1) == pytest.approx(
-        exact / (1 + decay * (epoch + 1)), rel=1e-9)
+        exact / (1 + decay * (epoch + 1)), rel=1e-9
+    )
     # the Gamma form near an integer agrees with the exact product there, and is monotone
     near = compounding_rate(1.0, decay, epoch + 1e-9)
     assert near == pytest.approx(exact, rel=1e-6)

@@ -45,7 +45,9 @@ def test_math_cdf_matches_exact_and_scipy(t: float, df: float) -> None:
 
 
 def test_cdf_near_zero_is_exact() -> None:
-    assert t_cdf(1e-8, 1, use_scipy=False) == pytest.approx(0.5 + math.atan(1e-8) / math.pi, rel=1e-15)
+    assert t_cdf(1e-8, 1, use_scipy=False) == pytest.approx(
+        0.5 + math.atan(1e-8) / math.pi, rel=1e-15
+    )
 
 
 def test_known_quantiles() -> None:
@@ -102,7 +104,10 @@ def test_paired_known_numbers() -> None:
     ci = ref.confidence_interval(0.95)
     assert res.p_value == pytest.approx(ref.pvalue, rel=1e-10)
     assert res.t == pytest.approx(ref.statistic, rel=1e-10)
-    assert (res.low, res.high) == (pytest.approx(ci.low, rel=1e-9), pytest.approx(ci.high, rel=1e-9))
+    assert (res.low, res.high) == (
+        pytest.approx(ci.low, rel=1e-9),
+        pytest.approx(ci.high, rel=1e-9),
+    )
     assert res.mean_diff == pytest.approx(0.015) and res.n == 4 and res.baseline == "constant"
 
 
@@ -172,7 +177,9 @@ def _record(epoch: int, val_acc: float | None, val_loss: float, train_loss: floa
 def _fill(store: RunStore, curves: dict[tuple[str, str], list[list[tuple]]], name="s") -> None:
     """curves[(label, schedule)][seed] = [(val_acc, val_loss, train_loss) per epoch]."""
     store.ensure_sweep(name, {"test": True})
-    plan = [(label, spec, seed) for (label, spec), seeds in curves.items() for seed in range(len(seeds))]
+    plan = [
+        (label, spec, seed) for (label, spec), seeds in curves.items() for seed in range(len(seeds))
+    ]
     ids = store.ensure_runs(name, CONFIG, "h" * 64, plan)
     rows = [per_seed for seeds in curves.values() for per_seed in seeds]
     store.start_runs(ids, restart=True)
@@ -250,7 +257,9 @@ def test_rank_baseline_by_spec_target_and_errors(tmp_path) -> None:
         const = next(r for r in ranking.rows if r.label == "const")
         assert const.vs_baseline.baseline == "cos"
         assert const.vs_baseline.mean_diff == pytest.approx(-0.04)
-        with pytest.raises(ValueError, match=r"baseline must be a label or schedule .*'cos'.*got 'step"):
+        with pytest.raises(
+            ValueError, match=r"baseline must be a label or schedule .*'cos'.*got 'step"
+        ):
             stats.rank(store, "s", baseline="step(0.1, 1)")
         with pytest.raises(ValueError, match=r"metric must be one of val_acc, val_loss.*got 'acc'"):
             stats.rank(store, "s", metric="acc")

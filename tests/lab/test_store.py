@@ -78,7 +78,9 @@ def test_run_identity_is_shared_across_sweeps(store) -> None:
     assert again == [first[1]]  # the same run, under another label in another sweep
     assert [r["label"] for r in store.runs(id=first[1])] == ["c", "const"]
     assert store.ensure_runs("other", CONFIG, "b" * 64, [("c", "constant(lr=0.1)", 1)]) != again
-    with pytest.raises(ValueError, match="sweep 'sw' already exists with a different configuration"):
+    with pytest.raises(
+        ValueError, match="sweep 'sw' already exists with a different configuration"
+    ):
         store.ensure_sweep("sw", {"k": 3})
     with pytest.raises(ValueError, match="no sweep named 'zz'; known: 'sw', 'other'"):
         store.ensure_runs("zz", CONFIG, HASH, plan)
@@ -89,7 +91,12 @@ def test_commit_epoch_writes_everything_and_finishes(store) -> None:
     store.start_runs([run], restart=True)
     store.commit_epoch([EpochResult(run, rec(0), b"state-0", done=False)])
     row = store.runs(id=run)[0]
-    assert (row["status"], row["epochs_done"], row["attempts"], row["finished"]) == ("running", 1, 1, None)
+    assert (row["status"], row["epochs_done"], row["attempts"], row["finished"]) == (
+        "running",
+        1,
+        1,
+        None,
+    )
     assert store.checkpoint(run) == (1, b"state-0")
     store.commit_epoch([EpochResult(run, rec(1, lrs=(0.05, 0.01)), b"state-1", done=True)])
     row = store.runs(id=run)[0]
@@ -112,7 +119,9 @@ def test_one_transaction_per_epoch(store) -> None:
     )
     store.start_runs([a, b], restart=True)
     with pytest.raises(ValueError, match=f"run {b} expects epoch 0, got 1"):
-        store.commit_epoch([EpochResult(a, rec(0), b"a", False), EpochResult(b, rec(1), b"b", False)])
+        store.commit_epoch(
+            [EpochResult(a, rec(0), b"a", False), EpochResult(b, rec(1), b"b", False)]
+        )
     assert store.epochs(a) == [] and store.checkpoint(a) is None
     assert store.runs(id=a)[0]["epochs_done"] == 0
     store.commit_epoch([EpochResult(a, rec(0), b"a", False), EpochResult(b, rec(0), b"b", False)])

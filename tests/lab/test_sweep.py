@@ -31,7 +31,9 @@ def test_plan_labels_canonical_text_and_name() -> None:
     assert plan.schedules[1][1] == "cosine(lr=0.1, steps=3, min_lr=0.0)"
     assert from_spec(plan.schedules[3][1]) == from_spec("step(lr=0.1, step_size=1, gamma=0.5)")
     assert len(plan.runs()) == 8 and plan.runs()[1] == ("const", "constant(lr=0.05)", 1)
-    again = make_plan(CONFIG, [*SCHEDULES, ("step", "step(lr=0.1, step_size=1, gamma=0.5)")], [0, 1])
+    again = make_plan(
+        CONFIG, [*SCHEDULES, ("step", "step(lr=0.1, step_size=1, gamma=0.5)")], [0, 1]
+    )
     assert again.name == plan.name and plan.name.startswith("digits-mlp-sgd-")
     assert make_plan(CONFIG, SCHEDULES, [0, 2]).name != make_plan(CONFIG, SCHEDULES, [0, 1]).name
     assert make_plan(CONFIG, SCHEDULES, [0], name="mine").name == "mine"
@@ -41,8 +43,14 @@ def test_plan_labels_canonical_text_and_name() -> None:
     ("schedules", "match"),
     [
         (["a=constant(0.1)", "a=constant(0.2)"], "each label must appear once; repeated: a"),
-        (["constant(0.1)", "constant(lr=0.1)"], "each schedule must appear once; repeated: constant"),
-        (["cosine(lr=0.1)"], "schedule 'cosine\\(lr=0.1\\)': cosine: missing required parameter 'steps'"),
+        (
+            ["constant(0.1)", "constant(lr=0.1)"],
+            "each schedule must appear once; repeated: constant",
+        ),
+        (
+            ["cosine(lr=0.1)"],
+            "schedule 'cosine\\(lr=0.1\\)': cosine: missing required parameter 'steps'",
+        ),
         (["x=cosine(0.1, 3, bogus=1)"], "unknown parameter 'bogus'"),
         ([], "give at least one schedule"),
     ],
@@ -74,10 +82,17 @@ def _finals(store: RunStore, plan) -> dict[tuple[str, int], list[dict]]:
 
 def test_sweep_runs_every_member_to_the_end(uninterrupted) -> None:
     store, plan, outcome, seen = uninterrupted
-    assert (outcome.skipped, outcome.resumed, outcome.started, outcome.epochs_trained) == (0, 0, 6, 18)
+    assert (outcome.skipped, outcome.resumed, outcome.started, outcome.epochs_trained) == (
+        0,
+        0,
+        6,
+        18,
+    )
     assert seen[0] == (0, 18) and seen[-1] == (18, 18) and len(seen) == 1 + 3 + 3
     runs = store.runs(plan.name)
-    assert [(r["label"], r["seed"]) for r in runs] == [(lb, s) for lb, _ in plan.schedules for s in (0, 1)]
+    assert [(r["label"], r["seed"]) for r in runs] == [
+        (lb, s) for lb, _ in plan.schedules for s in (0, 1)
+    ]
     assert all(r["status"] == "finished" and r["epochs_done"] == 3 for r in runs)
     steps = 10  # 320 training samples / batch 32
     cos = next(r for r in runs if r["label"] == "cos")
@@ -91,7 +106,12 @@ def test_rerun_skips_finished_runs(uninterrupted) -> None:
     store, plan, _, _ = uninterrupted
     before = [(r["attempts"], r["finished"]) for r in store.runs(plan.name)]
     outcome = run_sweep(store, plan, group_size=4)
-    assert (outcome.skipped, outcome.resumed, outcome.started, outcome.epochs_trained) == (6, 0, 0, 0)
+    assert (outcome.skipped, outcome.resumed, outcome.started, outcome.epochs_trained) == (
+        6,
+        0,
+        0,
+        0,
+    )
     assert [(r["attempts"], r["finished"]) for r in store.runs(plan.name)] == before
 
 
@@ -122,14 +142,18 @@ def test_resume_from_checkpoints_equals_uninterrupted(tmp_path, digits, uninterr
         for key, epochs in expected.items():
             for got, want in zip(resumed[key], epochs, strict=True):
                 for field in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
-                    assert got[field] == pytest.approx(want[field], rel=1e-5, abs=1e-6), (key, field)
+                    assert got[field] == pytest.approx(want[field], rel=1e-5, abs=1e-6), (
+                        key,
+                        field,
+                    )
         for a, b in zip(store.runs(plan.name), full.runs(plan.name), strict=True):
             np.testing.assert_array_equal(store.step_lrs(a["id"]), full.step_lrs(b["id"]))
 
 
 def test_bad_group_size(tmp_path) -> None:
-    with RunStore(tmp_path / "r.sqlite") as store, pytest.raises(
-        ValueError, match="group_size must be an integer >= 1; got 0"
+    with (
+        RunStore(tmp_path / "r.sqlite") as store,
+        pytest.raises(ValueError, match="group_size must be an integer >= 1; got 0"),
     ):
         run_sweep(store, make_plan(CONFIG, SCHEDULES, [0]), group_size=0)
 
@@ -151,7 +175,10 @@ def test_failed_group_is_marked_and_retried(tmp_path) -> None:
 def test_one_sweep_at_a_time_per_store(tmp_path) -> None:
     plan = make_plan(dataclasses.replace(CONFIG, epochs=1), SCHEDULES[:1], [0])
     with RunStore(tmp_path / "r.sqlite") as store, RunStore(tmp_path / "r.sqlite") as other:
-        with exclusive(other), pytest.raises(ValueError, match=f"is in use by another sweep \\(pid {os.getpid()}\\)"):
+        with (
+            exclusive(other),
+            pytest.raises(ValueError, match=f"is in use by another sweep \\(pid {os.getpid()}\\)"),
+        ):
             run_sweep(store, plan)
         assert store.runs() == []  # refused before anything was written
         assert run_sweep(store, plan).started == 1  # the lock is released

@@ -16,7 +16,10 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yam
     ("text", "expected"),
     [
         ("cos=cosine(lr=0.1, steps=10)", ("cos", "cosine(lr=0.1, steps=10)")),
-        ("warm-up.2 = warmup(constant(0.1), steps=2)", ("warm-up.2", "warmup(constant(0.1), steps=2)")),
+        (
+            "warm-up.2 = warmup(constant(0.1), steps=2)",
+            ("warm-up.2", "warmup(constant(0.1), steps=2)"),
+        ),
         ("cosine(lr=0.1, steps=10)", (None, "cosine(lr=0.1, steps=10)")),
         ('{"kind": "constant", "lr": 0.1}', (None, '{"kind": "constant", "lr": 0.1}')),
         ("a==b", (None, "a==b")),
@@ -48,9 +51,17 @@ def test_schedule_forms_and_overrides() -> None:
 
 
 def test_train_size_all_or_number() -> None:
-    assert build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "all"}).config.train_size is None
-    assert build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "500"}).config.train_size == 500
-    with pytest.raises(ValueError, match="train_size must be a positive integer or 'all'; got 'many'"):
+    assert (
+        build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "all"}).config.train_size
+        is None
+    )
+    assert (
+        build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "500"}).config.train_size
+        == 500
+    )
+    with pytest.raises(
+        ValueError, match="train_size must be a positive integer or 'all'; got 'many'"
+    ):
         build_settings({"schedules": ["constant(0.1)"]}, {"train_size": "many"})
 
 
@@ -89,8 +100,14 @@ def test_bad_seeds(value, match: str) -> None:
         ({}, "no schedules; give --schedule SPEC"),
         ({"schedules": []}, "schedules must be a non-empty list"),
         ({"schedules": [3]}, "each item must be 'SPEC', 'label=SPEC'"),
-        ({"schedules": ["constant(0.1)"], "epochs": "ten"}, "epochs must be a positive integer; got 'ten'"),
-        ({"schedules": ["constant(0.1)"], "group_size": 0}, "group_size must be an integer >= 1; got 0"),
+        (
+            {"schedules": ["constant(0.1)"], "epochs": "ten"},
+            "epochs must be a positive integer; got 'ten'",
+        ),
+        (
+            {"schedules": ["constant(0.1)"], "group_size": 0},
+            "group_size must be an integer >= 1; got 0",
+        ),
         ({"schedules": ["constant(0.1)"], "metric": "acc"}, "metric must be one of val_acc"),
         ({"schedules": ["constant(0.1)"], "target": "high"}, "target must be a number; got 'high'"),
         ({"schedules": ["constant(0.1)"], "store": 5}, "store must be a string; got 5"),
@@ -122,6 +139,13 @@ def test_examples_are_valid_sweeps(path: Path) -> None:
 
 def test_quick_example_is_the_readme_job() -> None:
     s = build_settings(read_config_file(EXAMPLES[0].parent / "quick.yaml"), {})
-    assert (s.config.dataset, s.config.model, len(s.schedules), len(s.seeds)) == ("mnist", "mlp", 5, 3)
-    steps = s.config.epochs * (s.config.train_size * (1 - s.config.val_fraction) // s.config.batch_size)
+    assert (s.config.dataset, s.config.model, len(s.schedules), len(s.seeds)) == (
+        "mnist",
+        "mlp",
+        5,
+        3,
+    )
+    steps = s.config.epochs * (
+        s.config.train_size * (1 - s.config.val_fraction) // s.config.batch_size
+    )
     assert steps == 1000  # the horizon the schedules are written for (unit: step)

@@ -119,9 +119,13 @@ def test_replay_equals_live_tracking(live) -> None:
 def test_store_tracker_and_recorder_rules(live, tmp_path) -> None:
     store, _ = live
     assert isinstance(StoreTracker(store), Tracker) and isinstance(ListTracker(), Tracker)
-    with pytest.raises(ValueError, match="trackers: each must have start_run, log_epoch and end_run; got str"):
+    with pytest.raises(
+        ValueError, match="trackers: each must have start_run, log_epoch and end_run; got str"
+    ):
         Recorder(store, "t", ["mlflow"])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="status must be one of finished, diverged, failed, interrupted; got 'ok'"):
+    with pytest.raises(
+        ValueError, match="status must be one of finished, diverged, failed, interrupted; got 'ok'"
+    ):
         Recorder(store).end(1, "ok")
     with RunStore(tmp_path / "r.sqlite") as other:
         other.ensure_sweep("s", PLAN.to_dict())

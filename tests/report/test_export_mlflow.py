@@ -86,7 +86,9 @@ def _assert_mirrors_store(
         mlrun = children[(run["label"], run["seed"])]
         epochs = store.epochs(run["id"])
         for key in ("train_loss", "val_loss", "train_acc", "val_acc", "lr"):
-            assert _history(client, mlrun.info.run_id, key) == [(e["epoch"], e[key]) for e in epochs]
+            assert _history(client, mlrun.info.run_id, key) == [
+                (e["epoch"], e[key]) for e in epochs
+            ]
         lr_steps = _history(client, mlrun.info.run_id, "lr_step")
         assert [s for s, _ in lr_steps] == list(range(EPOCHS * STEPS))
         np.testing.assert_array_equal([v for _, v in lr_steps], store.step_lrs(run["id"]))
@@ -172,7 +174,10 @@ def test_cli_export_and_live_tracking(tracked, workdir) -> None:
     ("args", "message"),
     [
         (["--track", "wandb"], "--track must be one of mlflow, tensorboard; got 'wandb'"),
-        (["--tracking-uri", "sqlite:///x.db"], "--tracking-uri and --experiment need --track mlflow"),
+        (
+            ["--tracking-uri", "sqlite:///x.db"],
+            "--tracking-uri and --experiment need --track mlflow",
+        ),
         (["--backend", "dask"], "backend must be one of local, ray; got 'dask'"),
     ],
 )

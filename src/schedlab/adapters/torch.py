@@ -141,11 +141,15 @@ class ScheduleLR(LRScheduler):
         tracks += momentum
         keys = [(t.group, t.key) for t in tracks]
         if len(set(keys)) != len(keys):
-            raise _fail("hyperparams", "keys not scheduled already (lr, cycled momentum)", hyperparams)
+            raise _fail(
+                "hyperparams", "keys not scheduled already (lr, cycled momentum)", hyperparams
+            )
         self._tracks = tracks
         self._config.update(
             schedules=[s.spec() for s in schedules],
-            hyperparams={k: [t.values.spec() for t in tracks if t.key == k] for k in hyperparams or {}},
+            hyperparams={
+                k: [t.values.spec() for t in tracks if t.key == k] for k in hyperparams or {}
+            },
             cycle_momentum=bool(momentum),
             base_momentum=base_momentum,
             max_momentum=max_momentum,
@@ -179,7 +183,11 @@ class ScheduleLR(LRScheduler):
             if isinstance(schedule, (list, tuple)):
                 return [1.0] * groups
             return ratios("ScheduleLR", "lr", self.base_lrs)
-        if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or len(scales) != groups:
+        if (
+            isinstance(scales, (str, bytes))
+            or not isinstance(scales, Sequence)
+            or len(scales) != groups
+        ):
             raise _fail("group_scales", f"a list of {groups} finite numbers >= 0", scales)
         out = []
         for s in scales:
@@ -196,7 +204,9 @@ class ScheduleLR(LRScheduler):
         for key, spec in hyperparams.items():
             if key == "lr" or any(key not in g for g in groups):
                 valid = sorted(k for k in groups[0] if k not in ("params", "lr", "initial_lr"))
-                raise _fail("hyperparams", f"keys of every param_group other than 'lr' ({valid})", key)
+                raise _fail(
+                    "hyperparams", f"keys of every param_group other than 'lr' ({valid})", key
+                )
             schedules = _per_group(f"hyperparams[{key!r}]", spec, len(groups))
             scales = (
                 [1.0] * len(groups)
@@ -225,16 +235,16 @@ class ScheduleLR(LRScheduler):
                 raise _fail("base_momentum", "None when momentum is not cycled", base or top)
             return []
         if key is None:
-            raise _fail("cycle_momentum", "False for an optimizer without momentum or betas", enabled)
+            raise _fail(
+                "cycle_momentum", "False for an optimizer without momentum or betas", enabled
+            )
         if not cyclical:
             raise _fail(
                 "cycle_momentum",
                 f"False unless the schedule kind is one of {', '.join(CYCLED_KINDS)}",
                 enabled,
             )
-        return [
-            _Track(g, key, cycle_momentum(s, base, top), 1.0) for g, s in enumerate(schedules)
-        ]
+        return [_Track(g, key, cycle_momentum(s, base, top), 1.0) for g, s in enumerate(schedules)]
 
     # -- stepping ------------------------------------------------------------------------------
     def _steps(self, k: np.ndarray) -> np.ndarray:

@@ -54,7 +54,9 @@ class PlateauLR(ReduceLROnPlateau):
         group_scales: Sequence[float] | None = None,
     ) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
-            raise ValueError(f"PlateauLR: optimizer must be a torch.optim.Optimizer, got {optimizer!r}")
+            raise ValueError(
+                f"PlateauLR: optimizer must be a torch.optim.Optimizer, got {optimizer!r}"
+            )
         self.optimizer = optimizer
         groups = optimizer.param_groups
         if isinstance(plateau, (list, tuple)):
@@ -81,7 +83,9 @@ class PlateauLR(ReduceLROnPlateau):
                 )
             self._scales = [float(s) for s in group_scales]
         else:
-            self._scales = ratios("PlateauLR", "lr", self.base_lrs) if shared else [1.0] * len(groups)
+            self._scales = (
+                ratios("PlateauLR", "lr", self.base_lrs) if shared else [1.0] * len(groups)
+            )
         self._shared = shared
         self._first = self._plateaus[0]
         self.last_epoch = 0
@@ -132,7 +136,9 @@ class PlateauLR(ReduceLROnPlateau):
 
     def _tick(self, epoch: Any) -> None:
         if epoch is not None:
-            raise ValueError(f"PlateauLR: epoch must be None (deprecated in PyTorch), got {epoch!r}")
+            raise ValueError(
+                f"PlateauLR: epoch must be None (deprecated in PyTorch), got {epoch!r}"
+            )
         for p in self._plateaus:
             p.tick()
         if self._changed():
@@ -156,7 +162,9 @@ class PlateauLR(ReduceLROnPlateau):
         """Restore the plateaus (same specs required) and write their rates to the optimizer."""
         state = state_dict
         if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
-            raise ValueError(f"PlateauLR: state_dict must come from PlateauLR.state_dict(), got {state!r}")
+            raise ValueError(
+                f"PlateauLR: state_dict must come from PlateauLR.state_dict(), got {state!r}"
+            )
         if state.get("version") != STATE_VERSION:
             raise ValueError(
                 f"PlateauLR: state_dict version must be {STATE_VERSION}, got {state.get('version')!r}"

@@ -20,7 +20,9 @@ app = typer.Typer(
 )
 
 _COMMAND_MODULES = (
-    "schedlab.cli.lab_commands", "schedlab.cli.report_commands", "schedlab.cli.reproduce_commands",
+    "schedlab.cli.lab_commands",
+    "schedlab.cli.report_commands",
+    "schedlab.cli.reproduce_commands",
 )
 
 

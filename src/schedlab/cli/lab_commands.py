@@ -71,7 +71,9 @@ def _write_report(
     try:
         from schedlab.report.html import write_report
     except ImportError:
-        console.print("note: the HTML report writer (schedlab.report.html) is not installed; skipped")
+        console.print(
+            "note: the HTML report writer (schedlab.report.html) is not installed; skipped"
+        )
         return None
     accepted = inspect.signature(write_report).parameters
     kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
@@ -89,7 +91,9 @@ def compare(
         list[str] | None,
         typer.Option("--schedule", "-s", help="Schedule SPEC or label=SPEC (repeatable)."),
     ] = None,
-    dataset: Annotated[str | None, typer.Option(help="mnist, fashion-mnist, cifar10, digits, linreg.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="mnist, fashion-mnist, cifar10, digits, linreg.")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="mlp, mlp2, cnn, vit, linear.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="sgd or adam.")] = None,
     momentum: Annotated[float | None, typer.Option(help="SGD momentum.")] = None,
@@ -98,23 +102,32 @@ def compare(
     epochs: Annotated[int | None, typer.Option(help="Epochs per run.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Samples per optimizer step.")] = None,
     train_size: Annotated[
-        str | None, typer.Option(help="Samples drawn from the training split (incl. validation), or all.")
+        str | None,
+        typer.Option(help="Samples drawn from the training split (incl. validation), or all."),
     ] = None,
-    val_fraction: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
+    val_fraction: Annotated[
+        float | None, typer.Option(help="Fraction held out for validation.")
+    ] = None,
     data_seed: Annotated[int | None, typer.Option(help="Seed of the subsample and split.")] = None,
     unit: Annotated[str | None, typer.Option(help="Schedule step unit: epoch or step.")] = None,
-    seeds: Annotated[str | None, typer.Option(help="Number of seeds (3) or a list (0,4,7).")] = None,
+    seeds: Annotated[
+        str | None, typer.Option(help="Number of seeds (3) or a list (0,4,7).")
+    ] = None,
     baseline: Annotated[
         str | None, typer.Option(help="Baseline label or spec (default: the constant one).")
     ] = None,
-    metric: Annotated[str | None, typer.Option(help="val_acc, val_loss, train_acc, train_loss.")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="val_acc, val_loss, train_acc, train_loss.")
+    ] = None,
     target: Annotated[
         float | None, typer.Option(help="Metric target for epochs-to-target (default: baseline).")
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
     store: Annotated[str | None, typer.Option(help=_STORE_HELP)] = None,
     out: Annotated[str | None, typer.Option(help="Folder for the report and ranking.json.")] = None,
-    name: Annotated[str | None, typer.Option(help="Sweep name (default: derived from settings).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Sweep name (default: derived from settings).")
+    ] = None,
     group_size: Annotated[int | None, typer.Option(help="Runs trained together (batched).")] = None,
     data_root: Annotated[str | None, typer.Option(help="Folder with the dataset files.")] = None,
     report: Annotated[bool, typer.Option(help="Write the HTML report at the end.")] = True,
@@ -204,7 +217,9 @@ def compare(
 def runs(
     store: Annotated[str, typer.Option(help=_STORE_HELP)] = DEFAULT_STORE,
     sweep: Annotated[str | None, typer.Option(help="Only this sweep.")] = None,
-    status: Annotated[str | None, typer.Option(help="pending, running, finished, diverged, failed.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, running, finished, diverged, failed.")
+    ] = None,
     label: Annotated[str | None, typer.Option(help="Only this schedule label.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,

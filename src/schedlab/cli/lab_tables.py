@@ -23,7 +23,9 @@ def _estimate(e: Estimate, digits: int = 4) -> str:
 
 def _decimals(ranking: Ranking) -> int:
     """4 decimals, more when the metric is small (losses near 0): 3 significant digits."""
-    means = [abs(r.final.mean) for r in ranking.rows if r.final.mean and math.isfinite(r.final.mean)]
+    means = [
+        abs(r.final.mean) for r in ranking.rows if r.final.mean and math.isfinite(r.final.mean)
+    ]
     smallest = min(means, default=1.0)
     return max(4, 2 - math.floor(math.log10(smallest))) if smallest < 1 else 4
 

@@ -23,7 +23,9 @@ from schedlab.cli.lab_commands import _console, _errors
 DEFAULT_STORE = "runs/experiments.sqlite"
 
 
-def _table(title: str, head: tuple[str, ...], rows: list[list[str]], color_col: int | None) -> Table:
+def _table(
+    title: str, head: tuple[str, ...], rows: list[list[str]], color_col: int | None
+) -> Table:
     table = Table(title=title, show_lines=color_col is not None)
     for h in head:
         table.add_column(h, overflow="fold")
@@ -72,17 +74,25 @@ def _reports(store: Any, outcome: Any, out: Path) -> dict[str, str]:
 @app.command()
 def reproduce(
     name: Annotated[str, typer.Argument(help="mnist-five, fashion-choose or vit-linear.")],
-    quick: Annotated[bool, typer.Option(help="The small variant (minutes on 2 CPU cores).")] = False,
+    quick: Annotated[
+        bool, typer.Option(help="The small variant (minutes on 2 CPU cores).")
+    ] = False,
     seeds: Annotated[int, typer.Option(help="Seeds per schedule (0..N-1).")] = 3,
-    store: Annotated[str, typer.Option(help="SQLite run store (created if missing).")] = DEFAULT_STORE,
-    out: Annotated[str | None, typer.Option(help="Output folder (default out/experiments/NAME).")] = None,
+    store: Annotated[
+        str, typer.Option(help="SQLite run store (created if missing).")
+    ] = DEFAULT_STORE,
+    out: Annotated[
+        str | None, typer.Option(help="Output folder (default out/experiments/NAME).")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the variant's epochs.")] = None,
     train_size: Annotated[
         int | None, typer.Option(help="Override the variant's training images (with validation).")
     ] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     group_size: Annotated[int, typer.Option(help="Runs trained together (batched).")] = 32,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch CPU threads (default: torch's).")
+    ] = None,
     figures: Annotated[
         Path | None, typer.Option(help="Also copy the PNG figures into this folder.")
     ] = None,

@@ -62,8 +62,7 @@ def _schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
         value = [value]
     if not isinstance(value, Sequence) or not value:
         raise ValueError(
-            "schedules must be a non-empty list of specs ('SPEC' or 'label=SPEC'); "
-            f"got {value!r}"
+            f"schedules must be a non-empty list of specs ('SPEC' or 'label=SPEC'); got {value!r}"
         )
     for item in value:
         if isinstance(item, str):
@@ -71,9 +70,11 @@ def _schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
         elif isinstance(item, Mapping) and "kind" in item:
             items.append((None, dict(item)))
         elif isinstance(item, Mapping) and len(item) == 1:
-            (label, spec), = item.items()
+            ((label, spec),) = item.items()
             if not isinstance(spec, (str, Mapping)):
-                raise ValueError(f"schedules: the spec of {label!r} must be a string or mapping; got {spec!r}")
+                raise ValueError(
+                    f"schedules: the spec of {label!r} must be a string or mapping; got {spec!r}"
+                )
             items.append((str(label), spec if isinstance(spec, str) else dict(spec)))
         else:
             raise ValueError(
@@ -102,7 +103,9 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
         if len(set(value)) != len(value):
             raise ValueError(f"seeds must be distinct; got {list(value)!r}")
         return tuple(int(s) for s in value)
-    raise ValueError(f"seeds must be a count >= 1 or a list of distinct integers >= 0; got {value!r}")
+    raise ValueError(
+        f"seeds must be a count >= 1 or a list of distinct integers >= 0; got {value!r}"
+    )
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -119,7 +122,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ValueError(f"config: {str(p)!r} must hold a mapping of keys; got {type(data).__name__}")
+        raise ValueError(
+            f"config: {str(p)!r} must hold a mapping of keys; got {type(data).__name__}"
+        )
     return dict(data)
 
 

@@ -30,7 +30,12 @@ from schedlab.lab.tdist import t_ppf, two_sided_p
 from schedlab.schedules.plateau import policy_from_spec
 
 #: metric name -> whether higher is better.
-METRICS: dict[str, bool] = {"val_acc": True, "val_loss": False, "train_acc": True, "train_loss": False}
+METRICS: dict[str, bool] = {
+    "val_acc": True,
+    "val_loss": False,
+    "train_acc": True,
+    "train_loss": False,
+}
 OVERFIT_WINDOW = 3
 OVERFIT_RISE = 0.01
 
@@ -77,7 +82,9 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     return Estimate(mean, mean - half, mean + half, n)
 
 
-def paired(x: Sequence[float], y: Sequence[float], baseline: str = "", confidence: float = 0.95) -> Paired:
+def paired(
+    x: Sequence[float], y: Sequence[float], baseline: str = "", confidence: float = 0.95
+) -> Paired:
     """Paired comparison of ``x`` against ``y`` (same length, pair ``i`` = seed ``i``)."""
     d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
     est = mean_ci(d, confidence)
@@ -123,9 +130,7 @@ def is_overfitting(
     if va.size < window or not (np.isfinite(tr).all() and np.isfinite(va).all()):
         return False
     tail_tr, tail_va = tr[-window:], va[-window:]
-    return bool(
-        _slope(tail_va) > 0 and _slope(tail_tr) < 0 and va[-1] > (1 + rise) * va.min()
-    )
+    return bool(_slope(tail_va) > 0 and _slope(tail_tr) < 0 and va[-1] > (1 + rise) * va.min())
 
 
 def _canonical(spec: str) -> str | None:
@@ -279,14 +284,18 @@ def _schedule_result(
     if base_label is not None and base_label != label:
         base = finals[base_label]
         seeds = [s for s in finals[label] if s in base]
-        vs = paired([finals[label][s] for s in seeds], [base[s] for s in seeds], base_label, confidence)
+        vs = paired(
+            [finals[label][s] for s in seeds], [base[s] for s in seeds], base_label, confidence
+        )
     hits = [] if target is None else [epochs_to_target(v, target, higher) for v in values]
     reached = [h for h in hits if h is not None]
     diverged = sum(
         r["status"] == "diverged" or any(e["diverged"] for e in curves[r["id"]]) for r in runs
     )
     overfit = sum(
-        is_overfitting(_run_values(curves[r["id"]], "train_loss"), _run_values(curves[r["id"]], "val_loss"))
+        is_overfitting(
+            _run_values(curves[r["id"]], "train_loss"), _run_values(curves[r["id"]], "val_loss")
+        )
         for r in runs
     )
     return ScheduleResult(

@@ -144,7 +144,9 @@ class RunStore:
             self._migrate()
         except sqlite3.DatabaseError as err:
             self._db.close()
-            raise ValueError(f"store: {str(self.path)!r} is not a schedlab run store ({err})") from None
+            raise ValueError(
+                f"store: {str(self.path)!r} is not a schedlab run store ({err})"
+            ) from None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -202,7 +204,11 @@ class RunStore:
         return int(cur.lastrowid)
 
     def ensure_runs(
-        self, sweep: str, config: Mapping[str, Any], config_hash: str, runs: Sequence[tuple[str, str, int]]
+        self,
+        sweep: str,
+        config: Mapping[str, Any],
+        config_hash: str,
+        runs: Sequence[tuple[str, str, int]],
     ) -> list[int]:
         """Make sure each ``(label, schedule, seed)`` exists and belongs to ``sweep``; return run ids.
 

@@ -292,7 +292,12 @@ def train_epochs(
 
 
 def _train_group(
-    store: RunStore, config: TrainConfig, dataset: Any, run_ids: list[int], start: int, device: str,
+    store: RunStore,
+    config: TrainConfig,
+    dataset: Any,
+    run_ids: list[int],
+    start: int,
+    device: str,
     recorder: Recorder | None = None,
 ):
     """Train one group of runs from epoch ``start`` to the end; yield member-epochs per epoch."""

@@ -115,7 +115,9 @@ class MlflowTracker:
     def log_sweep_artifacts(self, sweep: str, paths: Iterable[str | os.PathLike]) -> list[str]:
         """Attach existing files (report, ranking) to the sweep's parent run; returns their names."""
         if sweep not in self._parents:
-            raise ValueError(f"mlflow: no run of sweep {sweep!r} was tracked; known: {sorted(self._parents)}")
+            raise ValueError(
+                f"mlflow: no run of sweep {sweep!r} was tracked; known: {sorted(self._parents)}"
+            )
         names = []
         for path in map(Path, paths):
             if path.is_file():

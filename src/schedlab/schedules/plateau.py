@@ -227,7 +227,9 @@ class Plateau:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore counters saved by :meth:`state_dict`; the saved spec must equal this one."""
         if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
-            raise ValueError(f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}")
+            raise ValueError(
+                f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}"
+            )
         if state.get("version") != STATE_VERSION:
             raise ValueError(
                 f"plateau: state version must be {STATE_VERSION}, got {state.get('version')!r}"
@@ -253,7 +255,9 @@ class Plateau:
     def from_state_dict(cls, state: Mapping[str, Any]) -> Plateau:
         """Rebuild a plateau, configuration and counters, from :meth:`state_dict`'s payload."""
         if not isinstance(state, Mapping) or not isinstance(state.get("spec"), Mapping):
-            raise ValueError(f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}")
+            raise ValueError(
+                f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}"
+            )
         spec = dict(state["spec"])
         spec.pop("kind", None)
         plateau = cls(**spec)

@@ -140,7 +140,9 @@ def parse_call(text: str) -> tuple[str, list, dict]:
         raise ValueError(f"schedule spec {text[:60]!r}... is nested too deeply") from None
     node = tree.body
     if not isinstance(node, ast.Call):
-        raise ValueError(f"a schedule spec must be a call like 'cosine(lr=0.1, steps=100)', got {text!r}")
+        raise ValueError(
+            f"a schedule spec must be a call like 'cosine(lr=0.1, steps=100)', got {text!r}"
+        )
     return _call_parts(node, text)
 
 

@@ -133,4 +133,3 @@ def inverse_sqrt(
         return xp.where(t < warmup_steps, lr * (xp.minimum(t, warmup_steps) / warmup_steps), after)
 
     return evaluate
-

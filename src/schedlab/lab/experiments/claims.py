@@ -61,7 +61,9 @@ def resolve(label: str, context: Mapping[str, Any]) -> str:
     if label.startswith("@"):
         key = label[1:]
         if key not in context:
-            raise ValueError(f"claim: {label!r} names no chosen schedule; context has {sorted(context)}")
+            raise ValueError(
+                f"claim: {label!r} names no chosen schedule; context has {sorted(context)}"
+            )
         return str(context[key])
     return label
 
@@ -105,7 +107,7 @@ def _diverged_side(results: Results, a: str, b: str) -> str | None:
 
 @dataclass(frozen=True)
 class Better:
-    """"``a`` ends better than ``b``" on the final ``metric`` (paired by seed)."""
+    """ "``a`` ends better than ``b``" on the final ``metric`` (paired by seed)."""
 
     text: str
     a: str
@@ -119,8 +121,9 @@ class Better:
         note = ""
         if math.isnan(p.mean_diff):
             side = _diverged_side(results, a, b)
-            verdict, note = side or INCONCLUSIVE, (
-                f"; diverged seeds: {a} {results.diverged(a)}, {b} {results.diverged(b)}"
+            verdict, note = (
+                side or INCONCLUSIVE,
+                (f"; diverged seeds: {a} {results.diverged(a)}, {b} {results.diverged(b)}"),
             )
         fa, fb = results.final(a, self.metric), results.final(b, self.metric)
         wins = sum(
@@ -136,7 +139,7 @@ class Better:
 
 @dataclass(frozen=True)
 class Best:
-    """"``a`` ends better than each of ``rivals``" (one paired comparison per rival)."""
+    """ "``a`` ends better than each of ``rivals``" (one paired comparison per rival)."""
 
     text: str
     a: str
@@ -185,7 +188,7 @@ def _rise(results: Results, label: str) -> tuple[list[float], list[float], list[
 
 @dataclass(frozen=True)
 class Overfits:
-    """"``a`` overfits": validation loss ends clearly above its minimum while training loss falls."""
+    """ "``a`` overfits": validation loss ends clearly above its minimum while training loss falls."""
 
     text: str
     a: str
@@ -217,7 +220,7 @@ class Overfits:
 
 @dataclass(frozen=True)
 class DivergesOrOverfitsEarly:
-    """"``a`` diverges or overfits quickly"."""
+    """ "``a`` diverges or overfits quickly"."""
 
     text: str
     a: str
@@ -256,7 +259,9 @@ def _mean(values: Sequence[int]) -> str:
     return "-" if not values else f"{np.mean(values):.1f}"
 
 
-def judge_all(claims: Sequence[Claim], results: Results, context: Mapping[str, Any]) -> list[Verdict]:
+def judge_all(
+    claims: Sequence[Claim], results: Results, context: Mapping[str, Any]
+) -> list[Verdict]:
     """Judge every claim; a claim whose schedules have no results is inconclusive, saying why."""
     out = []
     for claim in claims:

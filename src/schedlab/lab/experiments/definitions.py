@@ -85,8 +85,12 @@ MNIST_FIVE = Experiment(
     quick=(6, 2_000),
     stages=(Stage(_mnist_five),),
     claims=tuple(
-        Better(f"{_NAMES[k]} ends with a higher validation accuracy than the constant rate 0.1 "
-               "(implicit claim of the comparison)", k, "constant")
+        Better(
+            f"{_NAMES[k]} ends with a higher validation accuracy than the constant rate 0.1 "
+            "(implicit claim of the comparison)",
+            k,
+            "constant",
+        )
         for k in _FIVE
     ),
     baseline="constant",
@@ -144,11 +148,17 @@ FASHION_CHOOSE = Experiment(
     stages=(Stage(_fashion),),
     claims=(
         Best("Exponential decay performs best", "exponential", _ALL),
-        Best("Time-based decay is second best (as the source ran it: compounding "
-             "lr_e = lr_{e-1}/(1 + decay*e))", "time_based",
-             tuple(x for x in _ALL if x != "exponential")),
-        Best("Time-based decay is second best (closed form inverse_time lr/(1 + decay*e))",
-             "inverse_time", tuple(x for x in _ALL if x not in ("exponential", "time_based"))),
+        Best(
+            "Time-based decay is second best (as the source ran it: compounding "
+            "lr_e = lr_{e-1}/(1 + decay*e))",
+            "time_based",
+            tuple(x for x in _ALL if x != "exponential"),
+        ),
+        Best(
+            "Time-based decay is second best (closed form inverse_time lr/(1 + decay*e))",
+            "inverse_time",
+            tuple(x for x in _ALL if x not in ("exponential", "time_based")),
+        ),
         Overfits("Linear decay overfits", "linear"),
         Overfits("Step-based decay overfits", "step"),
         DivergesOrOverfitsEarly("Adam with default settings diverges or overfits quickly", "adam"),
@@ -202,8 +212,13 @@ def _rate_label(lr: float) -> str:
 
 
 def _vit_constants(variant: Variant, _: Mapping[str, Any]) -> list[SweepDef]:
-    return [SweepDef("constants", _vit_config(variant),
-                     tuple((_rate_label(lr), f"constant(lr={lr!r})") for lr in VIT_RATES))]
+    return [
+        SweepDef(
+            "constants",
+            _vit_config(variant),
+            tuple((_rate_label(lr), f"constant(lr={lr!r})") for lr in VIT_RATES),
+        )
+    ]
 
 
 def _vit_pick(results: Results, _: Mapping[str, Any]) -> dict[str, Any]:
@@ -236,10 +251,16 @@ VIT_LINEAR = Experiment(
     quick=(2, 1_000),
     stages=(Stage(_vit_constants, _vit_pick), Stage(_vit_decays)),
     claims=(
-        Better("Linear decay to zero beats the best constant rate of a sweep", "linear",
-               "@best_constant"),
-        Better("Warmup + cosine (to zero) beats the best constant rate of a sweep",
-               "warmup_cosine", "@best_constant"),
+        Better(
+            "Linear decay to zero beats the best constant rate of a sweep",
+            "linear",
+            "@best_constant",
+        ),
+        Better(
+            "Warmup + cosine (to zero) beats the best constant rate of a sweep",
+            "warmup_cosine",
+            "@best_constant",
+        ),
     ),
     baseline="@best_constant",
     differences=(

@@ -78,7 +78,8 @@ def markdown(outcome: ExperimentOutcome, figures: Mapping[str, str] | None = Non
         f"Run here ({v.label} variant): {v.epochs} epochs, train_size {size} (20% of it held out "
         f"for validation), seeds {', '.join(map(str, v.seeds))}; sweeps "
         + ", ".join(f"`{p.name}`" for p in outcome.plans)
-        + (f"; chosen: {outcome.context}" if outcome.context else "") + ".",
+        + (f"; chosen: {outcome.context}" if outcome.context else "")
+        + ".",
         f"Ranking by final validation accuracy (baseline `{outcome.baseline}`; Δ paired by seed):",
         markdown_table(RANKING_HEAD, ranking_rows(outcome)),
         "Verdicts:",
@@ -87,13 +88,17 @@ def markdown(outcome: ExperimentOutcome, figures: Mapping[str, str] | None = Non
     if figures:
         parts += [f"![{html.escape(alt)}]({path})" for alt, path in figures.items()]
     if x.differences:
-        parts.append("Differences from the source:\n\n" + "\n".join(f"- {d}" for d in x.differences))
+        parts.append(
+            "Differences from the source:\n\n" + "\n".join(f"- {d}" for d in x.differences)
+        )
     parts.append("Schedules (canonical specs):\n\n"
                  + markdown_table(("label", "sweep", "spec"), schedules_table(outcome)))  # fmt: skip
     return "\n\n".join(parts) + "\n"
 
 
-def _html_table(head: tuple[str, ...], rows: list[list[str]], verdict_col: int | None = None) -> str:
+def _html_table(
+    head: tuple[str, ...], rows: list[list[str]], verdict_col: int | None = None
+) -> str:
     out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
     for row in rows:
         cells = []

@@ -23,9 +23,9 @@ class Results:
     Only runs that are ``finished`` or ``diverged`` are kept.  Labels are unique across sweeps.
     """
 
-    sweeps: Mapping[str, str]            # label -> sweep name
-    schedules: Mapping[str, str]         # label -> canonical schedule text
-    optimizers: Mapping[str, str]        # label -> optimizer
+    sweeps: Mapping[str, str]  # label -> sweep name
+    schedules: Mapping[str, str]  # label -> canonical schedule text
+    optimizers: Mapping[str, str]  # label -> optimizer
     curves: Mapping[str, Mapping[int, History]]
     statuses: Mapping[str, Mapping[int, str]]
 
@@ -71,7 +71,10 @@ class Results:
 
     def final(self, label: str, metric: str) -> dict[int, float]:
         """Per seed, the metric after the last epoch (NaN once diverged)."""
-        return {seed: float(v[-1]) if v.size else math.nan for seed, v in self.series(label, metric).items()}
+        return {
+            seed: float(v[-1]) if v.size else math.nan
+            for seed, v in self.series(label, metric).items()
+        }
 
     def diverged(self, label: str) -> int:
         """Seeds of ``label`` whose loss became NaN/inf."""

@@ -73,6 +73,7 @@ def run_experiment(
     for stage in experiment.stages:
         stage_plans = plans_for(experiment, variant, stage.sweeps(variant, context))
         for plan in stage_plans:
+
             def report(done: int, total: int, name: str = plan.name) -> None:
                 if progress:
                     progress(name, done, total)

@@ -39,7 +39,9 @@ def compounding_rate(lr: float, decay: float, epoch: float) -> float:
     return float(lr * math.exp(-log_prod))
 
 
-def compounding_spec(lr: float, decay: float, epochs: int, source_epochs: float | None = None) -> dict:
+def compounding_spec(
+    lr: float, decay: float, epochs: int, source_epochs: float | None = None
+) -> dict:
     """A ``piecewise_linear`` spec whose value at every integer epoch ``e < epochs`` is the
     compounding time-based rate at source epoch ``e * source_epochs / epochs`` (default: the same
     epoch).  Exact at the integer epochs an epoch-unit trainer evaluates; linear in between.
