@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,15 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = (
             f"test skipped in CI, where everything it needs is installed: {report.longrepr}"
         )
+
+
+#: the real MNIST / Fashion-MNIST files beside the repository (``../shared/data``)
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The shared data folder with the real MNIST files (skips where it is missing)."""
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -5,14 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from demo_sweep import SCHEDULES, SHARED_DATA, SWEEP
-
-
-@pytest.fixture(scope="session")
-def data_root() -> Path:
-    if not (SHARED_DATA / "mnist").is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA}")
-    return SHARED_DATA
+from demo_sweep import SCHEDULES, SWEEP
 
 
 @pytest.fixture(scope="session")

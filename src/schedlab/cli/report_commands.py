@@ -145,10 +145,10 @@ def find_lr_command(
             dataset, model, optimizer, momentum, batch_size, train_size, start_lr, end_lr,
             num_steps, seed, data_root,
         )  # fmt: skip
-    from schedlab.report.plots import save_figure
+    from schedlab.report.plots import plot_range_test, save_figure
     from schedlab.schedules.checks import compact_text
 
-    save_figure(result.plot(), out)
+    save_figure(plot_range_test(result), out)
     console = Console(highlight=False)
     stop = "stopped at divergence" if result.diverged else "full ramp"
     console.print(f"LR range test: {len(result.lrs)} steps ({stop}), plot: {out}")
@@ -178,8 +178,8 @@ def _range_test(
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
+    from schedlab.adapters.lr_finder import find_lr
     from schedlab.lab.datasets import load_dataset
-    from schedlab.lab.lr_finder import find_lr
     from schedlab.lab.models import build_model
 
     ds = load_dataset(dataset, root=data_root, train_size=train_size, seed=seed)

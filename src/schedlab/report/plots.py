@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,6 +22,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from schedlab.schedules import from_spec
+
+if TYPE_CHECKING:
+    from schedlab.adapters.lr_finder import LRFinderResult
 
 History = Sequence[Mapping[str, Any]]
 FORMATS = ("png", "svg")
@@ -315,3 +318,10 @@ def plot_lr_finder(
     ax.legend(fontsize=8, frameon=False)
     ax.set_title("LR range test", fontsize=11)
     return fig
+
+
+def plot_range_test(result: LRFinderResult) -> Figure:
+    """:func:`plot_lr_finder` of an LR range test's result (suggestions marked)."""
+    return plot_lr_finder(
+        result.lrs, result.losses, raw_losses=result.raw_losses, suggestions=result.suggestions
+    )

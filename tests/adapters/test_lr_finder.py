@@ -13,8 +13,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import schedlab
+from schedlab.adapters.lr_finder import find_lr, steepest_descent
 from schedlab.lab.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
-from schedlab.lab.lr_finder import find_lr, steepest_descent
+from schedlab.report.plots import plot_range_test
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_model_and_optimizer_are_restored_and_specs_are_valid(mnist):
     )
     cyc = result.cyclic(100)
     assert cyc.params["max_lr"] == pytest.approx(4 * cyc.params["min_lr"], rel=1e-2)
-    fig = result.plot()
+    fig = plot_range_test(result)
     assert fig.axes[0].get_xscale() == "log"
 
 

@@ -16,15 +16,12 @@ import copy
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from schedlab.schedules import Schedule, cyclic, one_cycle
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -63,14 +60,6 @@ class LRFinderResult:
         ``step_size_up`` in optimizer iterations (2-10 epochs' worth is Smith's advice)."""
         peak = _round(self.max_lr)
         return cyclic(min_lr=_round(peak / 4), max_lr=peak, step_size_up=step_size_up)
-
-    def plot(self) -> Figure:
-        """The smoothed loss against the rate (log scale), suggestions marked."""
-        from schedlab.report.plots import plot_lr_finder
-
-        return plot_lr_finder(
-            self.lrs, self.losses, raw_losses=self.raw_losses, suggestions=self.suggestions
-        )
 
 
 def _round(x: float) -> float:
