@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch
 from _common import machine_line, markdown_table
 
-from schedlab.lab.backends.ray_backend import RayBackend
-from schedlab.lab.config import TrainConfig
-from schedlab.lab.store import RunStore
-from schedlab.lab.sweep import make_plan, run_sweep
+from schedlab.lab.runs.store import RunStore
+from schedlab.lab.sweeps import make_plan, run_sweep
+from schedlab.lab.sweeps.backends.ray import RayBackend
+from schedlab.lab.train.config import TrainConfig
 
 SCHEDULES = ("constant(0.05)", "step(0.1, 1, gamma=0.5)", "cosine(lr=0.1, steps=3)",
              "warmup(cosine(0.1, 3), 1)")  # fmt: skip
@@ -57,8 +57,8 @@ def _sweep(
 
 def _commit_seconds(store: RunStore) -> tuple[float, int]:
     """Mean seconds of one group-epoch commit (re-measured on a copy) and a checkpoint's bytes."""
-    from schedlab.lab.store import EpochResult
-    from schedlab.lab.tracking import stored_epochs
+    from schedlab.lab.runs.store import EpochResult
+    from schedlab.lab.runs.tracking import stored_epochs
 
     runs = store.runs("bench")
     blob = store.checkpoint(runs[0]["id"])[1]

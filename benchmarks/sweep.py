@@ -54,9 +54,9 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from schedlab.lab import load_dataset
-from schedlab.lab.config import Member, TrainConfig
-from schedlab.lab.models import build_model
-from schedlab.lab.trainer import BatchedTrainer
+from schedlab.lab.train.config import Member, TrainConfig
+from schedlab.lab.train.models import build_model
+from schedlab.lab.train.trainer import BatchedTrainer
 from schedlab.schedules.plateau import policy_from_spec
 
 SCHEDULES = (

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import schedlab
 from schedlab.adapters.lr_finder import find_lr, steepest_descent
-from schedlab.lab.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from schedlab.lab.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from schedlab.report.plots import plot_range_test
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import schedlab.cli.lab_commands  # noqa: F401  (registers the commands)
 from schedlab.cli import app
-from schedlab.lab.store import RunStore
+from schedlab.lab.runs.store import RunStore
 
 torch.set_num_threads(1)
 runner = CliRunner()

@@ -16,9 +16,9 @@ import time
 import pytest
 import torch
 
-from schedlab.lab.settings import build_settings
-from schedlab.lab.store import RunStore
-from schedlab.lab.sweep import make_plan, run_sweep
+from schedlab.lab.runs.store import RunStore
+from schedlab.lab.sweeps import make_plan, run_sweep
+from schedlab.lab.sweeps.settings import build_settings
 
 EPOCHS = 8
 SETTINGS = {

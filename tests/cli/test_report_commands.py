@@ -71,9 +71,9 @@ def test_check_bad_context_exits_2():
 def test_report_command(tmp_path):
     import torch
 
-    from schedlab.lab.config import TrainConfig
-    from schedlab.lab.store import RunStore
-    from schedlab.lab.sweep import make_plan, run_sweep
+    from schedlab.lab.runs.store import RunStore
+    from schedlab.lab.sweeps import make_plan, run_sweep
+    from schedlab.lab.train.config import TrainConfig
 
     if not (SHARED_DATA / "mnist").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")

@@ -12,9 +12,9 @@ from demo_sweep import SCHEDULES, SWEEP
 def store_path(tmp_path_factory, data_root) -> Path:
     import torch
 
-    from schedlab.lab.config import TrainConfig
-    from schedlab.lab.store import RunStore
-    from schedlab.lab.sweep import make_plan, run_sweep
+    from schedlab.lab.runs.store import RunStore
+    from schedlab.lab.sweeps import make_plan, run_sweep
+    from schedlab.lab.train.config import TrainConfig
 
     torch.set_num_threads(1)
     path = tmp_path_factory.mktemp("store") / "runs.sqlite"

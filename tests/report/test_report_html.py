@@ -12,8 +12,8 @@ from chromium import chromium_binary, load_page
 from demo_sweep import SCHEDULES, SWEEP
 from PIL import Image
 
-from schedlab.lab.stats import rank
-from schedlab.lab.store import RunStore
+from schedlab.lab.analysis.stats import rank
+from schedlab.lab.runs.store import RunStore
 from schedlab.report.html import write_report
 
 

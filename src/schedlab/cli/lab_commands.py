@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from schedlab.cli import app
-from schedlab.lab.store import DEFAULT_STORE
+from schedlab.lab.runs.store import DEFAULT_STORE
 
 _STORE_HELP = "SQLite run store file (created if missing)."
 
@@ -26,7 +26,7 @@ _STORE_HELP = "SQLite run store file (created if missing)."
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn the errors a user can fix into ``Error: ...`` and exit status 2."""
-    from schedlab.lab.errors import DatasetNotFoundError, DownloadError
+    from schedlab.errors import DatasetNotFoundError, DownloadError
 
     try:
         yield
@@ -152,7 +152,7 @@ def compare(
     ] = None,
 ) -> None:
     """Compare schedules by real training: a sweep of schedules x seeds, resumable, ranked."""
-    from schedlab.lab.settings import KEYS
+    from schedlab.lab.sweeps.settings import KEYS
 
     flags = dict(locals())  # the parameters; those named like settings keys become overrides
     overrides = {k: v for k, v in flags.items() if k in KEYS}
@@ -160,11 +160,11 @@ def compare(
     console = _console()
     with _errors():
         from schedlab.cli.tracking_options import finish_trackers, make_trackers
-        from schedlab.lab.backends import make_backend
-        from schedlab.lab.settings import build_settings, read_config_file
-        from schedlab.lab.stats import find_baseline, rank
-        from schedlab.lab.store import RunStore
-        from schedlab.lab.sweep import make_plan, run_sweep
+        from schedlab.lab.analysis.stats import find_baseline, rank
+        from schedlab.lab.runs.store import RunStore
+        from schedlab.lab.sweeps import make_plan, run_sweep
+        from schedlab.lab.sweeps.backends import make_backend
+        from schedlab.lab.sweeps.settings import build_settings, read_config_file
 
         settings = build_settings(read_config_file(config) if config else {}, overrides)
         plan = make_plan(settings.config, settings.schedules, settings.seeds, settings.name)
@@ -229,7 +229,7 @@ def runs(
     """List stored runs (filtered) with their last validation metrics."""
     with _errors():
         from schedlab.cli.lab_tables import runs_table
-        from schedlab.lab.store import STATUSES, RunStore
+        from schedlab.lab.runs.store import STATUSES, RunStore
 
         if status is not None and status not in STATUSES:
             raise ValueError(f"--status must be one of {', '.join(STATUSES)}; got {status!r}")
@@ -269,8 +269,8 @@ def export(
     send them to MLflow or TensorBoard event files."""
     with _errors():
         from schedlab.cli.tracking_options import TRACKER_FORMATS, export_tracked
-        from schedlab.lab.export import export_runs
-        from schedlab.lab.store import RunStore
+        from schedlab.lab.runs.export import export_runs
+        from schedlab.lab.runs.store import RunStore
 
         _existing(store)
         if format in TRACKER_FORMATS:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from schedlab.lab.stats import Estimate, Ranking
+from schedlab.lab.analysis.stats import Estimate, Ranking
 
 
 def _num(x: float, digits: int = 4, sign: str = "") -> str:

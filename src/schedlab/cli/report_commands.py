@@ -179,8 +179,8 @@ def _range_test(
     from torch.utils.data import DataLoader, TensorDataset
 
     from schedlab.adapters.lr_finder import find_lr
-    from schedlab.lab.datasets import load_dataset
-    from schedlab.lab.models import build_model
+    from schedlab.lab.data.datasets import load_dataset
+    from schedlab.lab.train.models import build_model
 
     ds = load_dataset(dataset, root=data_root, train_size=train_size, seed=seed)
     torch.manual_seed(seed)

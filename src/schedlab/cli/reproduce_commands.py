@@ -103,7 +103,8 @@ def reproduce(
     console = _console()
     with _errors():
         from schedlab.lab.experiments import get_experiment, run_experiment
-        from schedlab.lab.experiments.render import (
+        from schedlab.lab.runs.store import RunStore
+        from schedlab.report.experiments import (
             RANKING_HEAD,
             VERDICT_HEAD,
             html_page,
@@ -111,7 +112,6 @@ def reproduce(
             ranking_rows,
             verdict_rows,
         )  # fmt: skip
-        from schedlab.lab.store import RunStore
 
         experiment = get_experiment(name)
         if seeds < 1:

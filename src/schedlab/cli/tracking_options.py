@@ -31,11 +31,11 @@ def make_trackers(
     trackers: list[Any] = []
     for name in names:
         if name == "mlflow":
-            from schedlab.report.export_mlflow import MlflowTracker
+            from schedlab.integrations.mlflow import MlflowTracker
 
             trackers.append(MlflowTracker(tracking_uri, experiment=experiment))
         else:
-            from schedlab.report.export_tensorboard import TensorBoardTracker
+            from schedlab.integrations.tensorboard import TensorBoardTracker
 
             trackers.append(TensorBoardTracker(logdir))
     return trackers
@@ -46,7 +46,7 @@ def finish_trackers(
 ) -> list[str]:
     """Attach the existing ``artifacts`` (report, ranking) to MLflow's sweep run and close it;
     return one line per tracker saying where its data is."""
-    from schedlab.report.export_mlflow import MlflowTracker
+    from schedlab.integrations.mlflow import MlflowTracker
 
     files = [a for a in artifacts if a is not None]
     lines = []
@@ -74,7 +74,7 @@ def export_tracked(
 ) -> str:
     """``schedlab export --format mlflow|tensorboard``: write the runs; return a summary line."""
     if fmt == "mlflow":
-        from schedlab.report.export_mlflow import export_mlflow
+        from schedlab.integrations.mlflow import export_mlflow
 
         missing = [str(a) for a in artifacts if not Path(a).is_file()]
         if missing:
@@ -86,7 +86,7 @@ def export_tracked(
         return f"exported {len(done)} runs to MLflow at {where}"
     if tracking_uri is not None or experiment is not None or artifacts:
         raise ValueError("--tracking-uri, --experiment and --artifact apply to --format mlflow")
-    from schedlab.report.export_tensorboard import export_tensorboard
+    from schedlab.integrations.tensorboard import export_tensorboard
 
     folder = logdir or Path("tensorboard")
     dirs = export_tensorboard(store, folder, sweep)

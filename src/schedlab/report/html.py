@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from schedlab import __version__
-from schedlab.lab.stats import Ranking, rank
-from schedlab.lab.store import DONE, RunStore
+from schedlab.lab.analysis.stats import Ranking, rank
+from schedlab.lab.runs.store import DONE, RunStore
 from schedlab.report import plots
 from schedlab.report.summary import (
     METRIC_NAMES,
@@ -213,7 +213,7 @@ def write_report(
     """Write the report of ``sweep`` to ``out_dir/<sweep>.html`` and return its path.
 
     ``store`` is a :class:`RunStore` or the path of one; ``metric`` and ``baseline`` are passed to
-    :func:`schedlab.lab.stats.rank`.  Raises ``ValueError`` for an unknown sweep (listing the
+    :func:`schedlab.lab.analysis.stats.rank`.  Raises ``ValueError`` for an unknown sweep (listing the
     known ones).
     """
     if isinstance(store, (str, os.PathLike)):

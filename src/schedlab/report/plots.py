@@ -4,7 +4,7 @@ Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplo
 is kept in a global registry and nothing needs a display); :func:`figure_bytes` renders one as PNG
 or SVG for files and for embedding in the HTML report.
 
-Run data uses the :class:`schedlab.lab.store.RunStore` shapes: a run's history is a list of epoch
+Run data uses the :class:`schedlab.lab.runs.store.RunStore` shapes: a run's history is a list of epoch
 dicts with ``epoch`` (0-based), ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` and ``lr``
 (accuracies may be ``None`` for regression).
 """

@@ -1,6 +1,6 @@
 """What a sweep report says in words: pitfall warnings per schedule and the recommendation.
 
-Pure functions of the store's rows and a :class:`~schedlab.lab.stats.Ranking`; no HTML here.
+Pure functions of the store's rows and a :class:`~schedlab.lab.analysis.stats.Ranking`; no HTML here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schedlab.lab.stats import Ranking, ScheduleResult
+from schedlab.lab.analysis.stats import Ranking, ScheduleResult
 from schedlab.schedules.checks import Finding, RunContext, check
 
 METRIC_NAMES = {

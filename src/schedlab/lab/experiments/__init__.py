@@ -3,7 +3,7 @@
 ``schedlab reproduce NAME`` runs one (see docs/experiments.md).  In Python::
 
     from schedlab.lab.experiments import get_experiment, run_experiment
-    from schedlab.lab.store import RunStore
+    from schedlab.lab.runs.store import RunStore
 
     exp = get_experiment("mnist-five")
     with RunStore("runs/experiments.sqlite") as store:

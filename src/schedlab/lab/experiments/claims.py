@@ -1,7 +1,7 @@
 """Source claims and how each is judged: ``confirmed``, ``refuted`` or ``inconclusive``.
 
 Every judgement rests on the per-seed final values (95% Student-t intervals, paired by seed, as in
-:mod:`schedlab.lab.stats`):
+:mod:`schedlab.lab.analysis.stats`):
 
 * :class:`Better` — "A beats B": paired difference of the final metric.  Confirmed when its 95%
   interval lies on A's side of 0 (equivalently p < 0.05 in the paired t-test), refuted when it lies
@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from schedlab.lab.analysis.stats import METRICS, Paired, mean_ci
 from schedlab.lab.experiments.results import Results, compare
-from schedlab.lab.stats import METRICS, Paired, mean_ci
 
 CONFIRMED, REFUTED, INCONCLUSIVE = "confirmed", "refuted", "inconclusive"
 VERDICTS: tuple[str, ...] = (CONFIRMED, REFUTED, INCONCLUSIVE)

@@ -13,12 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from schedlab.lab.config import TrainConfig
+from schedlab.lab.analysis.stats import mean_ci
 from schedlab.lab.experiments.claims import Best, Better, DivergesOrOverfitsEarly, Overfits
 from schedlab.lab.experiments.results import Results
 from schedlab.lab.experiments.spec import Experiment, Stage, SweepDef, Variant
 from schedlab.lab.experiments.timebased import compounding_spec
-from schedlab.lab.stats import mean_ci
+from schedlab.lab.train.config import TrainConfig
 
 #: images in the official training split of each dataset the experiments use.
 OFFICIAL_TRAIN = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
@@ -186,8 +186,8 @@ VIT_RATES = (3e-4, 1e-3, 3e-3)
 
 def _vit_dataset(root: str | None = None) -> str:
     """``cifar10`` when its files are present locally (no download), else ``fashion-mnist``."""
-    from schedlab.lab import catalog
-    from schedlab.lab.locate import find, search_roots
+    from schedlab.lab.data import catalog
+    from schedlab.lab.data.locate import find, search_roots
 
     found, _ = find(catalog.SOURCES["cifar10"], search_roots(root))
     return "cifar10" if found is not None else "fashion-mnist"

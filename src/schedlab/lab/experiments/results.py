@@ -1,5 +1,5 @@
 """The curves of an experiment's runs (all its sweeps), by schedule label and seed, and the
-experiment-wide ranking built from them with :mod:`schedlab.lab.stats`."""
+experiment-wide ranking built from them with :mod:`schedlab.lab.analysis.stats`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from schedlab.lab.stats import METRICS, Estimate, Paired, is_overfitting, mean_ci, paired
-from schedlab.lab.store import DONE, RunStore
+from schedlab.lab.analysis.stats import METRICS, Estimate, Paired, is_overfitting, mean_ci, paired
+from schedlab.lab.runs.store import DONE, RunStore
 
 History = list[dict[str, Any]]
 
@@ -84,7 +84,7 @@ class Results:
         )
 
     def overfitting(self, label: str) -> int:
-        """Seeds of ``label`` flagged by :func:`schedlab.lab.stats.is_overfitting`."""
+        """Seeds of ``label`` flagged by :func:`schedlab.lab.analysis.stats.is_overfitting`."""
         tr, va = self.series(label, "train_loss"), self.series(label, "val_loss")
         return sum(is_overfitting(tr[s], va[s]) for s in tr)
 

@@ -9,8 +9,8 @@ from typing import Any
 from schedlab.lab.experiments.claims import Verdict, judge_all, resolve
 from schedlab.lab.experiments.results import Results, Row, ranking
 from schedlab.lab.experiments.spec import Experiment, SweepDef, Variant
-from schedlab.lab.store import RunStore
-from schedlab.lab.sweep import SweepPlan, make_plan, run_sweep
+from schedlab.lab.runs.store import RunStore
+from schedlab.lab.sweeps import SweepPlan, make_plan, run_sweep
 
 #: called with (sweep name, member-epochs done, member-epochs to do).
 Progress = Callable[[str, int, int], None]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from schedlab.lab.config import TrainConfig
+from schedlab.lab.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from schedlab.lab.experiments.claims import Claim

@@ -1,0 +1,312 @@
+"""Statistics over seeds: which schedule is better, by how much, and how sure we are.
+
+For each schedule of a sweep (runs that are ``finished`` or ``diverged``):
+
+* **final** and **best** value of the metric (last epoch; best epoch), as mean +- a Student-t
+  confidence interval over seeds: ``mean +- t_{(1+c)/2, n-1} * s / sqrt(n)`` (``s`` the sample
+  standard deviation, ``c`` = 0.95);
+* a **paired comparison** with the baseline schedule, paired by seed: ``d_i = x_i - b_i`` over the
+  seeds both have, mean difference with its t interval and the two-sided paired t-test p-value
+  (``t = mean(d) / (s_d / sqrt(n))``, ``n - 1`` degrees; scipy's ``ttest_rel``).  All-zero
+  differences give ``p = 1``; constant non-zero differences ``p = 0``;
+* **epochs to target**: the number of epochs after which the metric first reaches ``target``
+  (``>=`` for accuracies, ``<=`` for losses), averaged over the seeds that reach it;
+* flags: **diverged** (a NaN/inf loss was seen) and **overfitting** (see :func:`is_overfitting`).
+
+A diverged run's loss is NaN, so a loss-metric mean that includes it is NaN and ranks last.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from schedlab.lab.runs.store import DONE, RunStore
+from schedlab.schedules.plateau import policy_from_spec
+
+#: metric name -> whether higher is better.
+METRICS: dict[str, bool] = {
+    "val_acc": True,
+    "val_loss": False,
+    "train_acc": True,
+    "train_loss": False,
+}
+OVERFIT_WINDOW = 3
+OVERFIT_RISE = 0.01
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over ``n`` values with its confidence interval ``[low, high]`` (NaN when ``n < 2``)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Paired-by-seed difference ``schedule - baseline``: mean, CI, t statistic, p-value, pairs."""
+
+    baseline: str
+    mean_diff: float
+    low: float
+    high: float
+    t: float
+    p_value: float
+    n: int
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Estimate:
+    """Mean and Student-t confidence interval of ``values`` (NaN in, NaN out)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"stats: confidence must be in (0, 1), got {confidence!r}")
+    x = np.asarray(values, dtype=np.float64)
+    n = int(x.size)
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    mean = float(x.mean())
+    if n < 2 or math.isnan(mean):
+        return Estimate(mean, math.nan, math.nan, n)
+    half = float(sps.t.ppf((1 + confidence) / 2, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
+    return Estimate(mean, mean - half, mean + half, n)
+
+
+def paired(
+    x: Sequence[float], y: Sequence[float], baseline: str = "", confidence: float = 0.95
+) -> Paired:
+    """Paired comparison of ``x`` against ``y`` (same length, pair ``i`` = seed ``i``)."""
+    d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    est = mean_ci(d, confidence)
+    n, t, p = est.n, math.nan, math.nan
+    if n >= 2 and not math.isnan(est.mean):
+        sd = float(d.std(ddof=1))
+        if sd > 0:
+            t = est.mean / (sd / math.sqrt(n))
+            p = float(2 * sps.t.sf(abs(t), n - 1))
+        else:
+            t = 0.0 if est.mean == 0 else math.copysign(math.inf, est.mean)
+            p = 1.0 if est.mean == 0 else 0.0
+    return Paired(baseline, est.mean, est.low, est.high, t, p, n)
+
+
+def epochs_to_target(values: Sequence[float], target: float, higher_is_better: bool) -> int | None:
+    """Epochs completed when ``values`` (one per epoch) first reach ``target``; ``None`` if never."""
+    for i, v in enumerate(values):
+        if v is not None and (v >= target if higher_is_better else v <= target):
+            return i + 1
+    return None
+
+
+def _slope(y: np.ndarray) -> float:
+    x = np.arange(y.size, dtype=np.float64)
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def is_overfitting(
+    train_loss: Sequence[float],
+    val_loss: Sequence[float],
+    window: int = OVERFIT_WINDOW,
+    rise: float = OVERFIT_RISE,
+) -> bool:
+    """Validation loss rising while training loss falls at the end of a run.
+
+    True when the run has at least ``window`` epochs, all finite, and over its last ``window``
+    epochs the least-squares slope of the validation loss is > 0 and that of the training loss is
+    < 0, and the final validation loss is more than ``rise`` (relative) above its minimum.
+    """
+    tr = np.asarray(train_loss, dtype=np.float64)
+    va = np.asarray(val_loss, dtype=np.float64)
+    if va.size < window or not (np.isfinite(tr).all() and np.isfinite(va).all()):
+        return False
+    tail_tr, tail_va = tr[-window:], va[-window:]
+    return bool(_slope(tail_va) > 0 and _slope(tail_tr) < 0 and va[-1] > (1 + rise) * va.min())
+
+
+def _canonical(spec: str) -> str | None:
+    try:
+        return repr(policy_from_spec(spec))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    """The statistics of one schedule of a sweep (see the module docstring)."""
+
+    label: str
+    schedule: str
+    seeds: tuple[int, ...]
+    final: Estimate
+    best: Estimate
+    vs_baseline: Paired | None
+    epochs_to_target: Estimate | None
+    reached: int
+    diverged: int
+    overfitting: int
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Human-readable warnings, e.g. ``("diverged 1/3",)``."""
+        n = len(self.seeds)
+        out = []
+        if self.diverged:
+            out.append(f"diverged {self.diverged}/{n}")
+        if self.overfitting:
+            out.append(f"overfitting {self.overfitting}/{n}")
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Schedules of a sweep, best first by mean final metric (NaN last)."""
+
+    sweep: str
+    metric: str
+    higher_is_better: bool
+    baseline: str | None
+    target: float | None
+    target_source: str
+    rows: tuple[ScheduleResult, ...]
+    incomplete: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form (NaN kept as float NaN)."""
+        out = asdict(self)
+        for row, item in zip(self.rows, out["rows"], strict=True):
+            item["flags"] = list(row.flags)
+        return out
+
+
+def _run_values(epochs: list[dict[str, Any]], metric: str) -> list[float]:
+    return [math.nan if e[metric] is None else float(e[metric]) for e in epochs]
+
+
+def rank(
+    store: RunStore,
+    sweep: str,
+    *,
+    baseline: str | None = None,
+    metric: str = "val_acc",
+    target: float | None = None,
+    confidence: float = 0.95,
+) -> Ranking:
+    """Rank the schedules of ``sweep`` by the mean final ``metric`` over seeds.
+
+    Args:
+        baseline: a label or schedule spec of the sweep; default: the first ``constant`` schedule
+            (no paired comparison when the sweep has none).
+        metric: one of ``val_acc``, ``val_loss``, ``train_acc``, ``train_loss``; ``val_acc`` on a
+            regression sweep (no accuracies stored) uses ``val_loss``.
+        target: metric value for epochs-to-target; default: the baseline's mean final metric.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"rank: metric must be one of {', '.join(METRICS)}; got {metric!r}")
+    runs = store.runs(sweep)
+    done = [r for r in runs if r["status"] in DONE]
+    curves = {r["id"]: store.epochs(r["id"]) for r in done}
+    if metric.endswith("_acc") and all(e[metric] is None for c in curves.values() for e in c):
+        metric = metric.replace("_acc", "_loss")
+    higher = METRICS[metric]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    schedules: dict[str, str] = {}
+    for r in done:
+        groups.setdefault(r["label"], []).append(r)
+        schedules[r["label"]] = r["schedule"]
+    base_label = find_baseline(baseline, schedules) if schedules else None
+    finals = {
+        label: {r["seed"]: _run_values(curves[r["id"]], metric)[-1] for r in rs if curves[r["id"]]}
+        for label, rs in groups.items()
+    }
+    target_source = "given"
+    if target is None and base_label is not None:
+        target = mean_ci(list(finals[base_label].values())).mean
+        target_source = f"mean final {metric} of the baseline {base_label!r}"
+        if math.isnan(target):
+            target, target_source = None, "none (the baseline has no finite final value)"
+    elif target is None:
+        target_source = "none"
+    rows = [
+        _schedule_result(label, schedules[label], rs, curves, metric, higher, finals,
+                         base_label, target, confidence)
+        for label, rs in groups.items()
+    ]  # fmt: skip
+    rows.sort(key=lambda r: (math.isnan(r.final.mean), -r.final.mean if higher else r.final.mean))
+    return Ranking(
+        sweep, metric, higher, base_label, target, target_source, tuple(rows), len(runs) - len(done)
+    )
+
+
+def find_baseline(baseline: str | None, schedules: dict[str, str]) -> str | None:
+    """The label of the baseline among ``schedules`` (label -> canonical text): ``baseline`` as a
+    label or a spec, or by default the first ``constant`` schedule (``None`` if there is none)."""
+    if baseline is None:
+        return next((lb for lb, s in schedules.items() if s.startswith("constant(")), None)
+    if baseline in schedules:
+        return baseline
+    canonical = _canonical(baseline)
+    for label, schedule in schedules.items():
+        if schedule == canonical:
+            return label
+    raise ValueError(
+        f"rank: baseline must be a label or schedule of the sweep ({', '.join(map(repr, schedules))}); "
+        f"got {baseline!r}"
+    )
+
+
+def _schedule_result(
+    label: str,
+    schedule: str,
+    runs: list[dict[str, Any]],
+    curves: dict[int, list[dict[str, Any]]],
+    metric: str,
+    higher: bool,
+    finals: dict[str, dict[int, float]],
+    base_label: str | None,
+    target: float | None,
+    confidence: float,
+) -> ScheduleResult:
+    runs = [r for r in runs if curves[r["id"]]]
+    values = [_run_values(curves[r["id"]], metric) for r in runs]
+    best_fn = np.nanmax if higher else np.nanmin
+    bests = [float(best_fn(v)) if not np.isnan(v).all() else math.nan for v in values]
+    vs = None
+    if base_label is not None and base_label != label:
+        base = finals[base_label]
+        seeds = [s for s in finals[label] if s in base]
+        vs = paired(
+            [finals[label][s] for s in seeds], [base[s] for s in seeds], base_label, confidence
+        )
+    hits = [] if target is None else [epochs_to_target(v, target, higher) for v in values]
+    reached = [h for h in hits if h is not None]
+    diverged = sum(
+        r["status"] == "diverged" or any(e["diverged"] for e in curves[r["id"]]) for r in runs
+    )
+    overfit = sum(
+        is_overfitting(
+            _run_values(curves[r["id"]], "train_loss"), _run_values(curves[r["id"]], "val_loss")
+        )
+        for r in runs
+    )
+    return ScheduleResult(
+        label=label,
+        schedule=schedule,
+        seeds=tuple(int(r["seed"]) for r in runs),
+        final=mean_ci([v[-1] for v in values], confidence),
+        best=mean_ci(bests, confidence),
+        vs_baseline=vs,
+        epochs_to_target=mean_ci(reached, confidence) if reached else None,
+        reached=len(reached),
+        diverged=int(diverged),
+        overfitting=int(overfit),
+    )

@@ -1,0 +1,415 @@
+"""The run store: every sweep, run, epoch, per-step rate and latest checkpoint in one SQLite file.
+
+A *run* is one schedule x seed trained under one :class:`~schedlab.lab.train.config.TrainConfig`; its identity
+is ``(config_hash, schedule, seed)`` where ``schedule`` is the canonical text form of the spec, so the
+same run is never trained twice, whichever sweep asks for it.  A *sweep* is a named list of runs, each
+with the label the user gave its schedule.
+
+Durability: WAL journal, and every epoch of a group of runs (metrics, per-step rates, checkpoints and
+run status) is written in ONE transaction by :meth:`RunStore.commit_epoch`, so a crash at any moment
+leaves each run at the end of its last committed epoch with a matching checkpoint.  Checkpoints are
+``torch.save`` bytes kept in the database (latest one per run); loading one unpickles it, so open
+only stores you trust, as with any pickle.
+
+Schema version :data:`SCHEMA_VERSION` is kept in ``PRAGMA user_version``; a store written by a newer
+schedlab is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed")
+DONE: tuple[str, ...] = ("finished", "diverged")
+DEFAULT_STORE = "schedlab-runs.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sweeps (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    dataset TEXT NOT NULL,
+    model TEXT NOT NULL,
+    optimizer TEXT NOT NULL,
+    config TEXT NOT NULL,
+    epochs INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    epochs_done INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started TEXT,
+    finished TEXT,
+    seconds REAL NOT NULL DEFAULT 0,
+    UNIQUE (config_hash, schedule, seed)
+);
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    label TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (sweep_id, run_id)
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL,
+    lr REAL, seconds REAL, diverged INTEGER NOT NULL,
+    committed TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS step_lrs (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    lrs BLOB NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    saved TEXT NOT NULL
+);
+"""
+
+RUN_FILTERS: tuple[str, ...] = (
+    "id", "dataset", "model", "optimizer", "schedule", "label", "seed", "config_hash", "status",
+)  # fmt: skip
+_RUN_COLUMNS = (
+    "r.id, s.name AS sweep, r.dataset, r.model, r.optimizer, r.schedule, sr.label, r.seed, "
+    "r.config_hash, r.status, r.epochs_done, r.epochs, r.attempts, r.started, r.finished, "
+    "r.seconds, r.config"
+)
+EPOCH_FIELDS: tuple[str, ...] = (
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "diverged",
+)  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _real(value: float | None) -> float | None:
+    """A float for SQLite, which has no NaN: NaN is stored as NULL (losses read back as NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """What :meth:`RunStore.commit_epoch` writes for one run after one epoch.
+
+    ``record`` is an :class:`~schedlab.lab.train.records.EpochRecord` (or anything with its fields);
+    ``state`` the run's checkpoint (``torch.save`` bytes) after the epoch, or ``None`` to keep none.
+    """
+
+    run_id: int
+    record: Any
+    state: bytes | None
+    done: bool
+
+
+class RunStore:
+    """A SQLite run store at ``path`` (created if missing; WAL journal; committed per epoch)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"store: path must be a file, got the directory {str(self.path)!r}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            self._db.close()
+            raise ValueError(
+                f"store: {str(self.path)!r} is not a schedlab run store ({err})"
+            ) from None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ValueError(
+                    f"store: {str(self.path)!r} has schema version {version}; this schedlab reads "
+                    f"versions <= {SCHEMA_VERSION} (upgrade schedlab)"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'")
+            if tables.fetchone()[0]:
+                raise ValueError(
+                    f"store: {str(self.path)!r} is an SQLite file but not a schedlab run store"
+                )
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection (the store can no longer be used)."""
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # -- sweeps and runs ------------------------------------------------------------------------
+    def ensure_sweep(self, name: str, config: Mapping[str, Any]) -> int:
+        """Create sweep ``name`` with ``config`` (JSON-serializable) or return the existing one's id.
+
+        An existing sweep must have the same config: a sweep name means one experiment.
+        """
+        text = json.dumps(config, sort_keys=True)
+        row = self._db.execute("SELECT id, config FROM sweeps WHERE name=?", (name,)).fetchone()
+        if row is not None:
+            if json.loads(row["config"]) != json.loads(text):
+                raise ValueError(
+                    f"store: sweep {name!r} already exists with a different configuration; "
+                    "choose another name (--name) or the same settings"
+                )
+            return int(row["id"])
+        with self._transaction():
+            cur = self._db.execute(
+                "INSERT INTO sweeps (name, config, created) VALUES (?, ?, ?)", (name, text, _now())
+            )
+        return int(cur.lastrowid)
+
+    def ensure_runs(
+        self,
+        sweep: str,
+        config: Mapping[str, Any],
+        config_hash: str,
+        runs: Sequence[tuple[str, str, int]],
+    ) -> list[int]:
+        """Make sure each ``(label, schedule, seed)`` exists and belongs to ``sweep``; return run ids.
+
+        ``schedule`` must be canonical text (the identity); a run already stored under the same
+        ``(config_hash, schedule, seed)`` is reused as it is, whatever its status.
+        """
+        sweep_row = self._db.execute("SELECT id FROM sweeps WHERE name=?", (sweep,)).fetchone()
+        if sweep_row is None:
+            raise ValueError(f"store: no sweep named {sweep!r}; known: {self._sweep_names()}")
+        ids = []
+        config_text = json.dumps(dict(config), sort_keys=True)
+        with self._transaction():
+            for position, (label, schedule, seed) in enumerate(runs):
+                self._db.execute(
+                    "INSERT OR IGNORE INTO runs (config_hash, schedule, seed, dataset, model, "
+                    "optimizer, config, epochs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (config_hash, schedule, int(seed), config["dataset"], config["model"],
+                     config["optimizer"], config_text, int(config["epochs"])),
+                )  # fmt: skip
+                run_id = self._db.execute(
+                    "SELECT id FROM runs WHERE config_hash=? AND schedule=? AND seed=?",
+                    (config_hash, schedule, int(seed)),
+                ).fetchone()[0]
+                self._db.execute(
+                    "INSERT OR IGNORE INTO sweep_runs (sweep_id, run_id, label, position) "
+                    "VALUES (?, ?, ?, ?)",
+                    (sweep_row["id"], run_id, label, position),
+                )
+                ids.append(int(run_id))
+        return ids
+
+    def _sweep_names(self) -> str:
+        names = [r[0] for r in self._db.execute("SELECT name FROM sweeps ORDER BY id")]
+        return ", ".join(map(repr, names)) or "(none)"
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep: ``id``, ``name``, ``config`` (dict), ``created`` (UTC ISO time), ``runs``."""
+        rows = self._db.execute(
+            "SELECT s.id, s.name, s.config, s.created, count(sr.run_id) AS runs FROM sweeps s "
+            "LEFT JOIN sweep_runs sr ON sr.sweep_id = s.id GROUP BY s.id ORDER BY s.id"
+        ).fetchall()
+        return [{**dict(r), "config": json.loads(r["config"])} for r in rows]
+
+    def sweep(self, name: str) -> dict[str, Any]:
+        """One sweep by name (``ValueError`` listing the known names if there is none)."""
+        for row in self.sweeps():
+            if row["name"] == name:
+                return row
+        raise ValueError(f"store: no sweep named {name!r}; known sweeps: {self._sweep_names()}")
+
+    def runs(self, sweep: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Stored runs, in sweep order, optionally of one ``sweep`` and filtered by exact values.
+
+        Filters: ``id, dataset, model, optimizer, schedule, label, seed, config_hash, status`` (a
+        value or a list of allowed values).  Each row: ``id, sweep, dataset, model, optimizer,
+        schedule, label, seed, config_hash, status, epochs_done, epochs, attempts, started,
+        finished, seconds, config`` (dict).  A run in two sweeps appears once per sweep.
+        """
+        unknown = sorted(set(filters) - set(RUN_FILTERS))
+        if unknown:
+            raise ValueError(
+                f"store: unknown run filter {', '.join(map(repr, unknown))}; "
+                f"valid filters: sweep, {', '.join(RUN_FILTERS)}"
+            )
+        where, args = [], []
+        if sweep is not None:
+            self.sweep(sweep)
+            where.append("s.name = ?")
+            args.append(sweep)
+        for key, value in filters.items():
+            if value is None:
+                continue
+            column = "sr.label" if key == "label" else f"r.{key}"
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            args.extend(values)
+        sql = (
+            f"SELECT {_RUN_COLUMNS} FROM runs r JOIN sweep_runs sr ON sr.run_id = r.id "
+            "JOIN sweeps s ON s.id = sr.sweep_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY s.id, sr.position"
+        )
+        return [{**dict(r), "config": json.loads(r["config"])} for r in self._db.execute(sql, args)]
+
+    def epochs(self, run_id: int) -> list[dict[str, Any]]:
+        """Per-epoch metrics of a run, epoch order: ``epoch`` (0-based), ``train_loss``,
+        ``train_acc``, ``val_loss``, ``val_acc`` (``None`` for regression), ``lr`` (rate at the
+        epoch's last optimizer step), ``seconds``, ``diverged`` (bool).  A NaN loss reads as NaN."""
+        rows = self._db.execute(
+            f"SELECT {', '.join(EPOCH_FIELDS)} FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)
+        ).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["diverged"] = bool(item["diverged"])
+            for key in ("train_loss", "val_loss"):
+                if item[key] is None:
+                    item[key] = math.nan
+            out.append(item)
+        return out
+
+    def step_lrs(self, run_id: int) -> np.ndarray:
+        """The float64 learning rate at every optimizer step of the run, all epochs concatenated."""
+        blobs = self._db.execute(
+            "SELECT lrs FROM step_lrs WHERE run_id=? ORDER BY epoch", (run_id,)
+        ).fetchall()
+        if not blobs:
+            return np.zeros(0, dtype=np.float64)
+        return np.concatenate([np.frombuffer(b[0], dtype="<f8") for b in blobs])
+
+    def checkpoint(self, run_id: int) -> tuple[int, bytes] | None:
+        """``(epochs_done, torch.save bytes)`` of the run's latest checkpoint, or ``None``."""
+        row = self._db.execute(
+            "SELECT epoch, state FROM checkpoints WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return None if row is None else (int(row["epoch"]), bytes(row["state"]))
+
+    # -- writing --------------------------------------------------------------------------------
+    def start_runs(self, run_ids: Iterable[int], *, restart: bool) -> None:
+        """Mark runs ``running`` for a new attempt; ``restart`` first erases their epochs and checkpoint."""
+        ids = list(run_ids)
+        with self._transaction():
+            for run_id in ids:
+                if restart:
+                    for table in ("epochs", "step_lrs", "checkpoints"):
+                        self._db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+                    self._db.execute(
+                        "UPDATE runs SET epochs_done=0, seconds=0, started=NULL, finished=NULL "
+                        "WHERE id=?",
+                        (run_id,),
+                    )
+                self._db.execute(
+                    "UPDATE runs SET status='running', attempts=attempts+1, "
+                    "started=coalesce(started, ?) WHERE id=?",
+                    (_now(), run_id),
+                )
+
+    def commit_epoch(self, results: Sequence[EpochResult]) -> None:
+        """Write one epoch of a group of runs in ONE transaction: metrics, per-step rates,
+        checkpoints (replacing the previous one) and run status (``finished``/``diverged`` when
+        ``done``).  ``record.epoch`` must be the run's next epoch."""
+        now = _now()
+        with self._transaction():
+            for res in results:
+                rec = res.record
+                done_before = self._db.execute(
+                    "SELECT epochs_done FROM runs WHERE id=?", (res.run_id,)
+                ).fetchone()
+                if done_before is None or done_before[0] != rec.epoch:
+                    raise ValueError(
+                        f"store: run {res.run_id} expects epoch "
+                        f"{None if done_before is None else done_before[0]}, got {rec.epoch}"
+                    )
+                self._db.execute(
+                    "INSERT INTO epochs (run_id, epoch, train_loss, train_acc, val_loss, val_acc, "
+                    "lr, seconds, diverged, committed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (res.run_id, rec.epoch, _real(rec.train_loss), _real(rec.train_acc),
+                     _real(rec.val_loss), _real(rec.val_acc), _real(rec.lr), float(rec.seconds),
+                     int(bool(rec.diverged)), now),
+                )  # fmt: skip
+                lrs = np.ascontiguousarray(rec.step_lrs, dtype="<f8").tobytes()
+                self._db.execute(
+                    "INSERT INTO step_lrs (run_id, epoch, lrs) VALUES (?, ?, ?)",
+                    (res.run_id, rec.epoch, lrs),
+                )
+                if res.state is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO checkpoints (run_id, epoch, state, saved) "
+                        "VALUES (?, ?, ?, ?)",
+                        (res.run_id, rec.epoch + 1, sqlite3.Binary(res.state), now),
+                    )
+                status = "running"
+                if res.done:
+                    diverged = self._db.execute(
+                        "SELECT max(diverged) FROM epochs WHERE run_id=?", (res.run_id,)
+                    ).fetchone()[0]
+                    status = "diverged" if diverged else "finished"
+                self._db.execute(
+                    "UPDATE runs SET epochs_done=?, seconds=seconds+?, status=?, finished=? "
+                    "WHERE id=?",
+                    (rec.epoch + 1, float(rec.seconds), status, now if res.done else None,
+                     res.run_id),
+                )  # fmt: skip
+
+    def mark(self, run_ids: Iterable[int], status: str) -> None:
+        """Set the status of runs (e.g. ``failed`` after an exception)."""
+        if status not in STATUSES:
+            raise ValueError(f"store: status must be one of {', '.join(STATUSES)}; got {status!r}")
+        with self._transaction():
+            for run_id in run_ids:
+                self._db.execute("UPDATE runs SET status=? WHERE id=?", (status, run_id))
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
