@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from schedlab.cli import app
+from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import DEFAULT_STORE
 
 _STORE_HELP = "SQLite run store file (created if missing)."
@@ -232,7 +233,7 @@ def runs(
         from schedlab.lab.runs.store import STATUSES, RunStore
 
         if status is not None and status not in STATUSES:
-            raise ValueError(f"--status must be one of {', '.join(STATUSES)}; got {status!r}")
+            raise ConfigError(f"--status must be one of {', '.join(STATUSES)}; got {status!r}")
         _existing(store)
         with RunStore(store) as run_store:
             rows = run_store.runs(
@@ -291,4 +292,4 @@ def export(
 
 def _existing(store: str) -> None:
     if not Path(store).is_file():
-        raise ValueError(f"--store: no run store at {store!r} (run `schedlab compare` first)")
+        raise ConfigError(f"--store: no run store at {store!r} (run `schedlab compare` first)")

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from schedlab.cli import app
+from schedlab.errors import ConfigError
 
 _STEPS_HELP = "Run length in the schedule's unit (optimizer steps, or epochs if stepped per epoch)."
 _SPE_HELP = "Optimizer steps per epoch (adds an epoch axis; enables the unit mix-up check)."
@@ -45,7 +46,7 @@ def plot(
 
     with _errors():
         if out.suffix.lower() not in (".png", ".svg"):
-            raise ValueError(f"out must end in .png or .svg; got {str(out)!r}")
+            raise ConfigError(f"out must end in .png or .svg; got {str(out)!r}")
         fig = plot_schedules(specs, steps, steps_per_epoch=steps_per_epoch, log=log)
         save_figure(fig, out)
     Console().print(f"wrote {out}", highlight=False)
@@ -134,11 +135,11 @@ def find_lr_command(
     """LR range test on a built-in dataset and model: suggested rates and schedule specs."""
     with _errors():
         if out.suffix.lower() not in (".png", ".svg"):
-            raise ValueError(f"out must end in .png or .svg; got {str(out)!r}")
+            raise ConfigError(f"out must end in .png or .svg; got {str(out)!r}")
         if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be one of sgd, adam; got {optimizer!r}")
+            raise ConfigError(f"optimizer must be one of sgd, adam; got {optimizer!r}")
         if batch_size < 1 or epochs < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"batch_size and epochs must be >= 1; got batch_size={batch_size}, epochs={epochs}"
             )
         result, spe = _range_test(

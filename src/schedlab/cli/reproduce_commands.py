@@ -19,6 +19,7 @@ from rich.table import Table
 
 from schedlab.cli import app
 from schedlab.cli.lab_commands import _console, _errors
+from schedlab.errors import ConfigError
 
 DEFAULT_STORE = "runs/experiments.sqlite"
 
@@ -115,10 +116,10 @@ def reproduce(
 
         experiment = get_experiment(name)
         if seeds < 1:
-            raise ValueError(f"--seeds must be >= 1; got {seeds}")
+            raise ConfigError(f"--seeds must be >= 1; got {seeds}")
         if threads is not None:
             if threads < 1:
-                raise ValueError(f"--threads must be >= 1; got {threads}")
+                raise ConfigError(f"--threads must be >= 1; got {threads}")
             import torch
 
             torch.set_num_threads(threads)

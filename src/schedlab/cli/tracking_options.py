@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from schedlab.errors import ConfigError
+
 TRACKERS: tuple[str, ...] = ("mlflow", "tensorboard")
 #: ``schedlab export`` formats handled here (the others are files: csv, json)
 TRACKER_FORMATS: tuple[str, ...] = TRACKERS
@@ -25,9 +27,9 @@ def make_trackers(
     names = list(dict.fromkeys(names or ()))
     bad = [n for n in names if n not in TRACKERS]
     if bad:
-        raise ValueError(f"--track must be one of {', '.join(TRACKERS)}; got {bad[0]!r}")
+        raise ConfigError(f"--track must be one of {', '.join(TRACKERS)}; got {bad[0]!r}")
     if "mlflow" not in names and (tracking_uri is not None or experiment is not None):
-        raise ValueError("--tracking-uri and --experiment need --track mlflow")
+        raise ConfigError("--tracking-uri and --experiment need --track mlflow")
     trackers: list[Any] = []
     for name in names:
         if name == "mlflow":
@@ -78,14 +80,14 @@ def export_tracked(
 
         missing = [str(a) for a in artifacts if not Path(a).is_file()]
         if missing:
-            raise ValueError(f"--artifact: no such file {missing[0]!r}")
+            raise ConfigError(f"--artifact: no such file {missing[0]!r}")
         done = export_mlflow(
             store, sweep, tracking_uri=tracking_uri, experiment=experiment, artifacts=artifacts
         )
         where = tracking_uri or "MLflow's default tracking URI"
         return f"exported {len(done)} runs to MLflow at {where}"
     if tracking_uri is not None or experiment is not None or artifacts:
-        raise ValueError("--tracking-uri, --experiment and --artifact apply to --format mlflow")
+        raise ConfigError("--tracking-uri, --experiment and --artifact apply to --format mlflow")
     from schedlab.integrations.tensorboard import export_tensorboard
 
     folder = logdir or Path("tensorboard")

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import EpochResult, RunStore
 from schedlab.lab.runs.tracking import RunInfo, replay
 
@@ -60,7 +61,7 @@ class MlflowTracker:
         from mlflow.tracking import MlflowClient
 
         if experiment is not None and (not isinstance(experiment, str) or not experiment.strip()):
-            raise ValueError(f"mlflow: experiment must be a non-empty string; got {experiment!r}")
+            raise ConfigError(f"mlflow: experiment must be a non-empty string; got {experiment!r}")
         self.client = MlflowClient(tracking_uri)
         self.tracking_uri = self.client.tracking_uri
         self.experiment = experiment
@@ -115,7 +116,7 @@ class MlflowTracker:
     def log_sweep_artifacts(self, sweep: str, paths: Iterable[str | os.PathLike]) -> list[str]:
         """Attach existing files (report, ranking) to the sweep's parent run; returns their names."""
         if sweep not in self._parents:
-            raise ValueError(
+            raise ConfigError(
                 f"mlflow: no run of sweep {sweep!r} was tracked; known: {sorted(self._parents)}"
             )
         names = []

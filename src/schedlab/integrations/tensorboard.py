@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import EpochResult, RunStore
 from schedlab.lab.runs.tracking import RunInfo, replay
 
@@ -48,10 +49,10 @@ class TensorBoardTracker:
 
     def __init__(self, logdir: str | os.PathLike) -> None:
         if not isinstance(logdir, (str, os.PathLike)) or not str(logdir):
-            raise ValueError(f"tensorboard: logdir must be a folder path; got {logdir!r}")
+            raise ConfigError(f"tensorboard: logdir must be a folder path; got {logdir!r}")
         self.logdir = Path(logdir)
         if self.logdir.exists() and not self.logdir.is_dir():
-            raise ValueError(f"tensorboard: logdir must be a folder; got the file {str(logdir)!r}")
+            raise ConfigError(f"tensorboard: logdir must be a folder; got the file {str(logdir)!r}")
         self._writers: dict[int, Any] = {}
         self._steps: dict[int, int] = {}
 

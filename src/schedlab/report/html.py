@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schedlab import __version__
+from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import Ranking, rank
 from schedlab.lab.runs.store import DONE, RunStore
 from schedlab.report import plots
@@ -218,7 +219,7 @@ def write_report(
     """
     if isinstance(store, (str, os.PathLike)):
         if not Path(store).is_file():
-            raise ValueError(
+            raise ConfigError(
                 f"report: store must be an existing run store file; got {str(store)!r}"
             )
         with RunStore(store) as opened:

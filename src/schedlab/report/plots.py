@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from schedlab.errors import ConfigError
 from schedlab.schedules import from_spec
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def _figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list[A
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
     """``fig`` rendered as ``png`` (100 dpi) or ``svg`` bytes."""
     if fmt not in FORMATS:
-        raise ValueError(f"figure format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        raise ConfigError(f"figure format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, metadata={"Software": None} if fmt == "png" else {"Date": None})
     return buf.getvalue()
@@ -71,7 +72,7 @@ def save_figure(fig: Figure, path: Any) -> None:
     """Write ``fig`` to ``path``; the format comes from the suffix (``.png`` or ``.svg``)."""
     fmt = str(path).rsplit(".", 1)[-1].lower()
     if fmt not in FORMATS:
-        raise ValueError(f"out must end in .png or .svg; got {str(path)!r}")
+        raise ConfigError(f"out must end in .png or .svg; got {str(path)!r}")
     with open(path, "wb") as fh:
         fh.write(figure_bytes(fig, fmt))
 
@@ -94,20 +95,20 @@ def plot_schedules(
     logarithmic rate axis (zero rates are then not drawn); ``labels`` default to the spec text.
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"plot_schedules: steps must be a positive integer; got {steps!r}")
+        raise ConfigError(f"plot_schedules: steps must be a positive integer; got {steps!r}")
     if steps_per_epoch is not None and (
         isinstance(steps_per_epoch, bool)
         or not isinstance(steps_per_epoch, int)
         or steps_per_epoch < 1
     ):
-        raise ValueError(
+        raise ConfigError(
             f"plot_schedules: steps_per_epoch must be a positive integer; got {steps_per_epoch!r}"
         )
     if not specs:
-        raise ValueError("plot_schedules: specs must name at least one schedule; got none")
+        raise ConfigError("plot_schedules: specs must name at least one schedule; got none")
     schedules = [from_spec(s) for s in specs]
     if labels is not None and len(labels) != len(schedules):
-        raise ValueError(
+        raise ConfigError(
             f"plot_schedules: labels must have one entry per spec ({len(schedules)}); "
             f"got {len(labels)}"
         )
@@ -187,7 +188,7 @@ def plot_run(
     """
     group = [runs] if runs and isinstance(runs[0], Mapping) else list(runs)  # type: ignore[list-item]
     if not group or any(not h for h in group):
-        raise ValueError(
+        raise ConfigError(
             "plot_run: runs must hold at least one epoch of at least one run; got none"
         )
     acc = any(_has(h, "train_acc") or _has(h, "val_acc") for h in group)
@@ -254,7 +255,7 @@ def plot_comparison(
     band of +- one standard deviation over seeds.  ``groups`` maps a label to its runs' histories.
     """
     if not groups or any(not runs for runs in groups.values()):
-        raise ValueError("plot_comparison: groups must map each label to at least one run history")
+        raise ConfigError("plot_comparison: groups must map each label to at least one run history")
     shown = [(k, n) for k, n in metrics if any(_has(r, k) for rs in groups.values() for r in rs)]
     fig, axes = _figure(4.2 * len(shown), 3.8, len(shown))
     for ax, (key, name) in zip(axes, shown, strict=True):

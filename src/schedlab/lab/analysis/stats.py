@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import DONE, RunStore
 from schedlab.schedules.plateau import policy_from_spec
 
@@ -70,7 +71,7 @@ class Paired:
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     """Mean and Student-t confidence interval of ``values`` (NaN in, NaN out)."""
     if not 0 < confidence < 1:
-        raise ValueError(f"stats: confidence must be in (0, 1), got {confidence!r}")
+        raise ConfigError(f"stats: confidence must be in (0, 1), got {confidence!r}")
     x = np.asarray(values, dtype=np.float64)
     n = int(x.size)
     if n == 0:
@@ -211,7 +212,7 @@ def rank(
         target: metric value for epochs-to-target; default: the baseline's mean final metric.
     """
     if metric not in METRICS:
-        raise ValueError(f"rank: metric must be one of {', '.join(METRICS)}; got {metric!r}")
+        raise ConfigError(f"rank: metric must be one of {', '.join(METRICS)}; got {metric!r}")
     runs = store.runs(sweep)
     done = [r for r in runs if r["status"] in DONE]
     curves = {r["id"]: store.epochs(r["id"]) for r in done}
@@ -258,7 +259,7 @@ def find_baseline(baseline: str | None, schedules: dict[str, str]) -> str | None
     for label, schedule in schedules.items():
         if schedule == canonical:
             return label
-    raise ValueError(
+    raise ConfigError(
         f"rank: baseline must be a label or schedule of the sweep ({', '.join(map(repr, schedules))}); "
         f"got {baseline!r}"
     )

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schedlab.errors import DataError
 from schedlab.lab.data import splits
 from schedlab.lab.data.loaders import LOADERS
+from schedlab.validate import is_int
 
 DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10", "digits", "linreg")
 
@@ -122,13 +124,13 @@ def _check_args(
     download: object,
 ) -> None:
     if name not in DATASETS:
-        raise ValueError(f"load_dataset: name must be one of {', '.join(DATASETS)}; got {name!r}")
+        raise DataError(f"load_dataset: name must be one of {', '.join(DATASETS)}; got {name!r}")
     if root is not None and not isinstance(root, (str, os.PathLike)):
-        raise ValueError(
+        raise DataError(
             f"load_dataset: root must be a path (str or os.PathLike) or None, got {root!r}"
         )
-    if train_size is not None and (not _is_int(train_size) or train_size < 1):
-        raise ValueError(
+    if train_size is not None and (not is_int(train_size) or train_size < 1):
+        raise DataError(
             f"load_dataset: train_size must be a positive integer or None, got {train_size!r}"
         )
     if (
@@ -136,14 +138,10 @@ def _check_args(
         or isinstance(val_fraction, bool)
         or not (math.isfinite(val_fraction) and 0 <= val_fraction < 1)
     ):
-        raise ValueError(
+        raise DataError(
             f"load_dataset: val_fraction must be a number in [0, 1), got {val_fraction!r}"
         )
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"load_dataset: seed must be an integer >= 0, got {seed!r}")
+    if not is_int(seed) or seed < 0:
+        raise DataError(f"load_dataset: seed must be an integer >= 0, got {seed!r}")
     if not isinstance(download, bool):
-        raise ValueError(f"load_dataset: download must be True or False, got {download!r}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        raise DataError(f"load_dataset: download must be True or False, got {download!r}")

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from schedlab.errors import DatasetNotFoundError, DownloadError
+from schedlab.errors import DataError, DatasetNotFoundError, DownloadError
 from schedlab.lab.data.catalog import RemoteFile, Source
 from schedlab.lab.data.locate import Found, find, match
 
@@ -42,7 +42,7 @@ def mirror_list(source: Source, mirrors: Sequence[str] | None = None) -> list[st
     if mirrors is None:
         return list(source.mirrors)
     if isinstance(mirrors, str) or not all(isinstance(m, str) and m for m in mirrors):
-        raise ValueError(f"mirrors must be a list of base URLs, got {mirrors!r}")
+        raise DataError(f"mirrors must be a list of base URLs, got {mirrors!r}")
     return [m.replace("{name}", source.name) for m in mirrors]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from schedlab.errors import CorruptDatasetError
+from schedlab.errors import CorruptDatasetError, DataError
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -75,7 +75,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Write a uint8 ``array`` (1-D labels or 3-D images) as IDX; gzip when ``path`` ends in .gz."""
     array = np.ascontiguousarray(array)
     if array.dtype != np.uint8 or array.ndim not in (1, 3):
-        raise ValueError(
+        raise DataError(
             f"write_idx: array must be uint8 with 1 or 3 dimensions, "
             f"got {array.dtype} with shape {array.shape}"
         )

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from schedlab.errors import DataError
+
 _CHUNK = 1 << 18  # elements per chunk (exact uint8 sums, float64 standardisation)
 
 
@@ -25,10 +27,10 @@ def split_indices(
     """
     size = n if train_size is None else train_size
     if not 1 <= size <= n:
-        raise ValueError(f"train_size must be an integer in [1, {n}] or None, got {train_size!r}")
+        raise DataError(f"train_size must be an integer in [1, {n}] or None, got {train_size!r}")
     n_val = max(1, round(val_fraction * size)) if val_fraction > 0 else 0
     if n_val >= size:
-        raise ValueError(
+        raise DataError(
             f"val_fraction={val_fraction!r} of train_size={size} leaves no training samples; "
             f"use a smaller val_fraction or a larger train_size"
         )

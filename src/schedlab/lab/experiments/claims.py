@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import METRICS, Paired, mean_ci
 from schedlab.lab.experiments.results import Results, compare
 
@@ -61,7 +62,7 @@ def resolve(label: str, context: Mapping[str, Any]) -> str:
     if label.startswith("@"):
         key = label[1:]
         if key not in context:
-            raise ValueError(
+            raise ConfigError(
                 f"claim: {label!r} names no chosen schedule; context has {sorted(context)}"
             )
         return str(context[key])

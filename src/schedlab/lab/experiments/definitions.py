@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import mean_ci
 from schedlab.lab.experiments.claims import Best, Better, DivergesOrOverfitsEarly, Overfits
 from schedlab.lab.experiments.results import Results
@@ -279,5 +280,5 @@ EXPERIMENTS: dict[str, Experiment] = {x.name: x for x in (MNIST_FIVE, FASHION_CH
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``; ``ValueError`` listing the names otherwise."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {', '.join(EXPERIMENTS)}; got {name!r}")
+        raise ConfigError(f"experiment must be one of {', '.join(EXPERIMENTS)}; got {name!r}")
     return EXPERIMENTS[name]

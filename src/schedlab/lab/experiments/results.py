@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import METRICS, Estimate, Paired, is_overfitting, mean_ci, paired
 from schedlab.lab.runs.store import DONE, RunStore
 
@@ -43,7 +44,7 @@ class Results:
                     continue
                 label = run["label"]
                 if names.setdefault(label, sweep) != sweep:
-                    raise ValueError(f"experiment: label {label!r} appears in two sweeps")
+                    raise ConfigError(f"experiment: label {label!r} appears in two sweeps")
                 schedules[label] = run["schedule"]
                 optimizers[label] = run["optimizer"]
                 curves.setdefault(label, {})[int(run["seed"])] = store.epochs(run["id"])
@@ -57,7 +58,7 @@ class Results:
     def require(self, label: str) -> Mapping[int, History]:
         """The histories of ``label``; ``ValueError`` listing the known labels if absent."""
         if label not in self.curves:
-            raise ValueError(
+            raise ConfigError(
                 f"experiment: no finished runs for schedule {label!r}; have {', '.join(self.curves)}"
             )
         return self.curves[label]
@@ -116,7 +117,7 @@ def ranking(results: Results, metric: str = "val_acc", baseline: str | None = No
     """Every schedule of the experiment, best mean final ``metric`` first (NaN last), with its
     95% t interval over seeds and the paired difference against ``baseline``."""
     if metric not in METRICS:
-        raise ValueError(f"ranking: metric must be one of {', '.join(METRICS)}; got {metric!r}")
+        raise ConfigError(f"ranking: metric must be one of {', '.join(METRICS)}; got {metric!r}")
     higher = METRICS[metric]
     rows = []
     for label in results.labels:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from schedlab.errors import ConfigError
 from schedlab.lab.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -40,16 +41,16 @@ class Variant:
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"variant: epochs must be an integer >= 1; got {self.epochs!r}")
+            raise ConfigError(f"variant: epochs must be an integer >= 1; got {self.epochs!r}")
         if self.train_size is not None and (
             isinstance(self.train_size, bool) or not isinstance(self.train_size, int)
             or self.train_size < 10
         ):  # fmt: skip
-            raise ValueError(
+            raise ConfigError(
                 f"variant: train_size must be an integer >= 10 or None; got {self.train_size!r}"
             )
         if len(self.seeds) < 1 or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"variant: seeds must be distinct and non-empty; got {self.seeds!r}")
+            raise ConfigError(f"variant: seeds must be distinct and non-empty; got {self.seeds!r}")
 
     def scale(self, source_epochs: float) -> float:
         """``source_epochs`` of the source's 100-epoch run, in epochs of this variant."""
@@ -127,7 +128,7 @@ class Experiment:
         base_epochs, base_size = self.quick if quick else self.full
         seed_tuple = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
         if isinstance(seeds, int) and seeds < 1:
-            raise ValueError(f"{self.name}: seeds must be >= 1; got {seeds!r}")
+            raise ConfigError(f"{self.name}: seeds must be >= 1; got {seeds!r}")
         custom = epochs is not None or train_size is not None
         return Variant(
             epochs=base_epochs if epochs is None else epochs,

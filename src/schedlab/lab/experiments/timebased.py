@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from schedlab.errors import ConfigError
+
 
 def compounding_rate(lr: float, decay: float, epoch: float) -> float:
     """``lr / prod_{k=1..epoch}(1 + decay*k)`` (epochs 0-based; fractional epochs via Gamma).
@@ -24,11 +26,11 @@ def compounding_rate(lr: float, decay: float, epoch: float) -> float:
     Integer epochs use the exact product; ``decay == 0`` gives ``lr``.
     """
     if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"time-based decay: lr must be a finite number >= 0; got {lr!r}")
+        raise ConfigError(f"time-based decay: lr must be a finite number >= 0; got {lr!r}")
     if not (math.isfinite(decay) and decay >= 0):
-        raise ValueError(f"time-based decay: decay must be a finite number >= 0; got {decay!r}")
+        raise ConfigError(f"time-based decay: decay must be a finite number >= 0; got {decay!r}")
     if not (math.isfinite(epoch) and epoch >= 0):
-        raise ValueError(f"time-based decay: epoch must be a finite number >= 0; got {epoch!r}")
+        raise ConfigError(f"time-based decay: epoch must be a finite number >= 0; got {epoch!r}")
     if decay == 0 or epoch == 0:
         return float(lr)
     if float(epoch).is_integer():
@@ -47,7 +49,7 @@ def compounding_spec(
     epoch).  Exact at the integer epochs an epoch-unit trainer evaluates; linear in between.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"time-based decay: epochs must be an integer >= 1; got {epochs!r}")
+        raise ConfigError(f"time-based decay: epochs must be an integer >= 1; got {epochs!r}")
     ratio = 1.0 if source_epochs is None else source_epochs / epochs
     points = [[e, compounding_rate(lr, decay, e * ratio)] for e in range(max(epochs, 2))]
     return {"kind": "piecewise_linear", "points": points}

@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import EPOCH_FIELDS, RunStore
 
 FORMATS: tuple[str, ...] = ("csv", "json")
@@ -32,7 +33,7 @@ def export_runs(store: RunStore, fmt: str, *, sweep: str | None = None, **filter
     JSON: a list of runs, each with its ``config`` and an ``epochs`` list; NaN is ``null``.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"export: format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        raise ConfigError(f"export: format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     runs = store.runs(sweep, **filters)
     if fmt == "json":
         items = []

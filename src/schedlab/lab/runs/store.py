@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from schedlab.errors import StoreError
+
 SCHEMA_VERSION = 1
 STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed")
 DONE: tuple[str, ...] = ("finished", "diverged")
@@ -133,7 +135,7 @@ class RunStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            raise ValueError(f"store: path must be a file, got the directory {str(self.path)!r}")
+            raise StoreError(f"store: path must be a file, got the directory {str(self.path)!r}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -144,7 +146,7 @@ class RunStore:
             self._migrate()
         except sqlite3.DatabaseError as err:
             self._db.close()
-            raise ValueError(
+            raise StoreError(
                 f"store: {str(self.path)!r} is not a schedlab run store ({err})"
             ) from None
 
@@ -153,7 +155,7 @@ class RunStore:
         with self._transaction():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise ValueError(
+                raise StoreError(
                     f"store: {str(self.path)!r} has schema version {version}; this schedlab reads "
                     f"versions <= {SCHEMA_VERSION} (upgrade schedlab)"
                 )
@@ -161,7 +163,7 @@ class RunStore:
                 return
             tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'")
             if tables.fetchone()[0]:
-                raise ValueError(
+                raise StoreError(
                     f"store: {str(self.path)!r} is an SQLite file but not a schedlab run store"
                 )
             for statement in _SCHEMA.split(";"):
@@ -192,7 +194,7 @@ class RunStore:
         row = self._db.execute("SELECT id, config FROM sweeps WHERE name=?", (name,)).fetchone()
         if row is not None:
             if json.loads(row["config"]) != json.loads(text):
-                raise ValueError(
+                raise StoreError(
                     f"store: sweep {name!r} already exists with a different configuration; "
                     "choose another name (--name) or the same settings"
                 )
@@ -217,7 +219,7 @@ class RunStore:
         """
         sweep_row = self._db.execute("SELECT id FROM sweeps WHERE name=?", (sweep,)).fetchone()
         if sweep_row is None:
-            raise ValueError(f"store: no sweep named {sweep!r}; known: {self._sweep_names()}")
+            raise StoreError(f"store: no sweep named {sweep!r}; known: {self._sweep_names()}")
         ids = []
         config_text = json.dumps(dict(config), sort_keys=True)
         with self._transaction():
@@ -257,7 +259,7 @@ class RunStore:
         for row in self.sweeps():
             if row["name"] == name:
                 return row
-        raise ValueError(f"store: no sweep named {name!r}; known sweeps: {self._sweep_names()}")
+        raise StoreError(f"store: no sweep named {name!r}; known sweeps: {self._sweep_names()}")
 
     def runs(self, sweep: str | None = None, **filters: Any) -> list[dict[str, Any]]:
         """Stored runs, in sweep order, optionally of one ``sweep`` and filtered by exact values.
@@ -269,7 +271,7 @@ class RunStore:
         """
         unknown = sorted(set(filters) - set(RUN_FILTERS))
         if unknown:
-            raise ValueError(
+            raise StoreError(
                 f"store: unknown run filter {', '.join(map(repr, unknown))}; "
                 f"valid filters: sweep, {', '.join(RUN_FILTERS)}"
             )
@@ -358,7 +360,7 @@ class RunStore:
                     "SELECT epochs_done FROM runs WHERE id=?", (res.run_id,)
                 ).fetchone()
                 if done_before is None or done_before[0] != rec.epoch:
-                    raise ValueError(
+                    raise StoreError(
                         f"store: run {res.run_id} expects epoch "
                         f"{None if done_before is None else done_before[0]}, got {rec.epoch}"
                     )
@@ -396,7 +398,7 @@ class RunStore:
     def mark(self, run_ids: Iterable[int], status: str) -> None:
         """Set the status of runs (e.g. ``failed`` after an exception)."""
         if status not in STATUSES:
-            raise ValueError(f"store: status must be one of {', '.join(STATUSES)}; got {status!r}")
+            raise StoreError(f"store: status must be one of {', '.join(STATUSES)}; got {status!r}")
         with self._transaction():
             for run_id in run_ids:
                 self._db.execute("UPDATE runs SET status=? WHERE id=?", (status, run_id))

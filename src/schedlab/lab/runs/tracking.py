@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import DONE, EPOCH_FIELDS, EpochResult, RunStore
 from schedlab.lab.train.records import EpochRecord
 
@@ -136,7 +137,7 @@ class Recorder:
         self.mirrors: tuple[Tracker, ...] = tuple(trackers)
         for tracker in self.mirrors:
             if not isinstance(tracker, Tracker):
-                raise ValueError(
+                raise ConfigError(
                     "trackers: each must have start_run, log_epoch and end_run; "
                     f"got {type(tracker).__name__}"
                 )
@@ -180,7 +181,7 @@ class Recorder:
     def end(self, run_id: int, status: str) -> None:
         """End a started run (``failed``, ``interrupted`` or its final stored status)."""
         if status not in END_STATUSES:
-            raise ValueError(
+            raise ConfigError(
                 f"tracking: status must be one of {', '.join(END_STATUSES)}; got {status!r}"
             )
         info = self._runs.pop(run_id, None)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from schedlab.errors import ConfigError, SpecError
 from schedlab.lab.train.config import TrainConfig
 from schedlab.schedules.plateau import policy_from_spec
 
@@ -76,16 +77,16 @@ def make_plan(
         try:
             text = canonical_schedule(spec)
         except ValueError as err:
-            raise ValueError(f"schedule {spec!r}: {err}") from None
+            raise SpecError(f"schedule {spec!r}: {err}") from None
         if label is None:
             label = spec.strip() if isinstance(spec, str) else text
         pairs.append((label, text))
     _unique("label", [p[0] for p in pairs])
     _unique("schedule", [p[1] for p in pairs])
     if not pairs:
-        raise ValueError("sweep: give at least one schedule")
+        raise ConfigError("sweep: give at least one schedule")
     if not seeds:
-        raise ValueError("sweep: give at least one seed")
+        raise ConfigError("sweep: give at least one seed")
     body = {"config": config.to_dict(), "schedules": pairs, "seeds": list(seeds)}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
     default = f"{config.dataset}-{config.model}-{config.optimizer}-{digest}"
@@ -95,4 +96,4 @@ def make_plan(
 def _unique(what: str, values: list[str]) -> None:
     dupes = sorted({v for v in values if values.count(v) > 1})
     if dupes:
-        raise ValueError(f"sweep: each {what} must appear once; repeated: {', '.join(dupes)}")
+        raise ConfigError(f"sweep: each {what} must appear once; repeated: {', '.join(dupes)}")

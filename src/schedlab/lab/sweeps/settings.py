@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import METRICS
 from schedlab.lab.runs.store import DEFAULT_STORE
 from schedlab.lab.sweeps.plan import split_label
@@ -61,7 +62,7 @@ def _schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
     elif isinstance(value, (str, Mapping)):
         value = [value]
     if not isinstance(value, Sequence) or not value:
-        raise ValueError(
+        raise ConfigError(
             f"schedules must be a non-empty list of specs ('SPEC' or 'label=SPEC'); got {value!r}"
         )
     for item in value:
@@ -72,12 +73,12 @@ def _schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
         elif isinstance(item, Mapping) and len(item) == 1:
             ((label, spec),) = item.items()
             if not isinstance(spec, (str, Mapping)):
-                raise ValueError(
+                raise ConfigError(
                     f"schedules: the spec of {label!r} must be a string or mapping; got {spec!r}"
                 )
             items.append((str(label), spec if isinstance(spec, str) else dict(spec)))
         else:
-            raise ValueError(
+            raise ConfigError(
                 "schedules: each item must be 'SPEC', 'label=SPEC', a spec mapping with 'kind' or "
                 f"{{label: SPEC}}; got {item!r}"
             )
@@ -89,11 +90,11 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
         if not parts or not all(p.isdigit() for p in parts):
-            raise ValueError(f"seeds must be a count like 3 or a list like 0,4,7; got {value!r}")
+            raise ConfigError(f"seeds must be a count like 3 or a list like 0,4,7; got {value!r}")
         value = int(parts[0]) if len(parts) == 1 and "," not in value else [int(p) for p in parts]
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
-            raise ValueError(f"seeds: the number of seeds must be >= 1; got {value!r}")
+            raise ConfigError(f"seeds: the number of seeds must be >= 1; got {value!r}")
         return tuple(range(value))
     if (
         isinstance(value, Sequence)
@@ -101,9 +102,9 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
         and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
     ):
         if len(set(value)) != len(value):
-            raise ValueError(f"seeds must be distinct; got {list(value)!r}")
+            raise ConfigError(f"seeds must be distinct; got {list(value)!r}")
         return tuple(int(s) for s in value)
-    raise ValueError(
+    raise ConfigError(
         f"seeds must be a count >= 1 or a list of distinct integers >= 0; got {value!r}"
     )
 
@@ -114,15 +115,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"config: no such file {str(p)!r}")
+        raise ConfigError(f"config: no such file {str(p)!r}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ValueError(f"config: {str(p)!r} is not valid YAML: {err}") from None
+        raise ConfigError(f"config: {str(p)!r} is not valid YAML: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ValueError(
+        raise ConfigError(
             f"config: {str(p)!r} must hold a mapping of keys; got {type(data).__name__}"
         )
     return dict(data)
@@ -134,7 +135,7 @@ def _train_size(text: str) -> int | None:
         return None
     if text.strip().isdigit():
         return int(text)
-    raise ValueError(f"config: train_size must be a positive integer or 'all'; got {text!r}")
+    raise ConfigError(f"config: train_size must be a positive integer or 'all'; got {text!r}")
 
 
 def _known(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,7 +143,7 @@ def _known(values: Mapping[str, Any]) -> dict[str, Any]:
     out = {str(k).replace("-", "_"): v for k, v in values.items()}
     unknown = sorted(set(out) - set(KEYS))
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"config: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(KEYS)}"
         )
     return out
@@ -153,7 +154,7 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
     merged = _known(file_values)
     merged.update({k: v for k, v in _known(overrides).items() if v is not None})
     if "schedules" not in merged:
-        raise ValueError("config: no schedules; give --schedule SPEC (repeatable) or 'schedules:'")
+        raise ConfigError("config: no schedules; give --schedule SPEC (repeatable) or 'schedules:'")
     if isinstance(merged.get("train_size"), str):
         merged["train_size"] = _train_size(merged["train_size"])
     if merged.get("dataset") == "linreg":  # the regression task: its model and loss by default
@@ -165,17 +166,17 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
         extra["seeds"] = parse_seeds(merged["seeds"])
     metric = merged.get("metric")
     if metric is not None and metric not in METRICS:
-        raise ValueError(f"config: metric must be one of {', '.join(METRICS)}; got {metric!r}")
+        raise ConfigError(f"config: metric must be one of {', '.join(METRICS)}; got {metric!r}")
     target = merged.get("target")
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
-        raise ValueError(f"config: target must be a number; got {target!r}")
+        raise ConfigError(f"config: target must be a number; got {target!r}")
     group = merged.get("group_size", 16)
     if isinstance(group, bool) or not isinstance(group, int) or group < 1:
-        raise ValueError(f"config: group_size must be an integer >= 1; got {group!r}")
+        raise ConfigError(f"config: group_size must be an integer >= 1; got {group!r}")
     for key in ("baseline", "device", "store", "out", "name", "data_root"):
         value = merged.get(key)
         if value is not None and not isinstance(value, (str, Path)):
-            raise ValueError(f"config: {key} must be a string; got {value!r}")
+            raise ConfigError(f"config: {key} must be a string; got {value!r}")
         if value is not None:
             extra[key] = str(value)
     return CompareSettings(

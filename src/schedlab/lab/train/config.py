@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from schedlab.errors import ConfigError
+from schedlab.validate import is_finite_real, is_int
 
 MODELS: tuple[str, ...] = ("mlp", "mlp2", "cnn", "vit", "linear")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
@@ -21,17 +23,9 @@ LOSSES: tuple[str, ...] = ("cross_entropy", "mse")
 UNITS: tuple[str, ...] = ("epoch", "step")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"TrainConfig: {name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(f"TrainConfig: {name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -67,46 +61,50 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or not self.dataset:
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig: dataset must be a non-empty string; got {self.dataset!r}"
             )
         _choice("model", self.model, MODELS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
         _choice("unit", self.unit, UNITS)
-        if not (_is_real(self.momentum) and 0 <= self.momentum < 1):
-            raise ValueError(
+        if not (is_finite_real(self.momentum) and 0 <= self.momentum < 1):
+            raise ConfigError(
                 f"TrainConfig: momentum must be a number in [0, 1); got {self.momentum!r}"
             )
         if self.optimizer == "adam" and self.momentum != 0:
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig: momentum applies to optimizer 'sgd' only (adam uses betas); "
                 f"got momentum={self.momentum!r} with optimizer='adam'"
             )
-        if not (_is_real(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(
+        if not (is_finite_real(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(
                 f"TrainConfig: weight_decay must be a finite number >= 0; got {self.weight_decay!r}"
             )
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
-            if not (_is_int(value) and value > 0):
-                raise ValueError(f"TrainConfig: {name} must be a positive integer; got {value!r}")
-        if self.train_size is not None and not (_is_int(self.train_size) and self.train_size > 0):
-            raise ValueError(
+            if not (is_int(value) and value > 0):
+                raise ConfigError(f"TrainConfig: {name} must be a positive integer; got {value!r}")
+        if self.train_size is not None and not (is_int(self.train_size) and self.train_size > 0):
+            raise ConfigError(
                 f"TrainConfig: train_size must be a positive integer or None; got {self.train_size!r}"
             )
-        if not (_is_real(self.val_fraction) and 0 <= self.val_fraction < 1):
-            raise ValueError(
+        if not (is_finite_real(self.val_fraction) and 0 <= self.val_fraction < 1):
+            raise ConfigError(
                 f"TrainConfig: val_fraction must be a number in [0, 1); got {self.val_fraction!r}"
             )
-        if not (_is_int(self.data_seed) and self.data_seed >= 0):
-            raise ValueError(
+        if not (is_int(self.data_seed) and self.data_seed >= 0):
+            raise ConfigError(
                 f"TrainConfig: data_seed must be an integer >= 0; got {self.data_seed!r}"
             )
         for name in ("momentum", "weight_decay", "val_fraction"):  # 0 and 0.0: one hash
             object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("epochs", "batch_size", "data_seed"):  # np.int64(10) and 10: one hash
+            object.__setattr__(self, name, int(getattr(self, name)))
+        if self.train_size is not None:
+            object.__setattr__(self, "train_size", int(self.train_size))
         if self.loss == "mse" and self.model != "linear":
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig: loss 'mse' needs model 'linear' (regression); got model={self.model!r}"
             )
 
@@ -118,11 +116,11 @@ class TrainConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
         """Build from a dict; unknown keys raise ``ValueError`` listing the valid ones."""
         if not isinstance(d, Mapping):
-            raise ValueError(f"TrainConfig.from_dict: expected a mapping; got {type(d).__name__}")
+            raise ConfigError(f"TrainConfig.from_dict: expected a mapping; got {type(d).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(names))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig: unknown keys {', '.join(map(repr, unknown))}; "
                 f"valid keys: {', '.join(names)}"
             )
@@ -149,8 +147,9 @@ class Member:
 
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, (str, dict)) or not self.schedule:
-            raise ValueError(
+            raise ConfigError(
                 f"Member: schedule must be a non-empty spec string or dict; got {self.schedule!r}"
             )
-        if not (_is_int(self.seed) and 0 <= self.seed < 2**63):
-            raise ValueError(f"Member: seed must be an integer in [0, 2**63); got {self.seed!r}")
+        if not (is_int(self.seed) and 0 <= self.seed < 2**63):
+            raise ConfigError(f"Member: seed must be an integer in [0, 2**63); got {self.seed!r}")
+        object.__setattr__(self, "seed", int(self.seed))

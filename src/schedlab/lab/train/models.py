@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from schedlab.errors import ConfigError
 from schedlab.lab.train.config import MODELS
 
 
@@ -52,7 +53,7 @@ def _mlp(input_shape: tuple[int, ...], num_classes: int, hidden: Sequence[int]) 
 
 def _image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(input_shape) != 3:
-        raise ValueError(
+        raise ConfigError(
             f"model {model!r} needs an image input_shape (C, H, W); got {tuple(input_shape)!r}"
         )
     return input_shape  # type: ignore[return-value]
@@ -61,7 +62,7 @@ def _image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, in
 def _cnn(input_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
     c, h, w = _image_shape("cnn", input_shape)
     if h < 4 or w < 4:
-        raise ValueError(
+        raise ConfigError(
             f"model 'cnn' needs images of at least 4x4; got input_shape {input_shape!r}"
         )
     return nn.Sequential(
@@ -124,7 +125,7 @@ class ViT(nn.Module):
         super().__init__()
         c, h, w = _image_shape("vit", input_shape)
         if h % 4 or w % 4:
-            raise ValueError(
+            raise ConfigError(
                 f"model 'vit' needs image height and width divisible by 4; got input_shape "
                 f"{input_shape!r}"
             )
@@ -163,7 +164,7 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int) -> nn.M
     ``num_classes == 0`` builds one regression output.
     """
     if name not in _BUILDERS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {name!r}")
+        raise ConfigError(f"model must be one of {', '.join(MODELS)}; got {name!r}")
     return _BUILDERS[name](tuple(int(s) for s in input_shape), int(num_classes))
 
 
@@ -226,7 +227,7 @@ class StackedModel:
         device: str | torch.device = "cpu",
     ) -> None:
         if not seeds:
-            raise ValueError("StackedModel: seeds must name at least one member; got []")
+            raise ConfigError("StackedModel: seeds must name at least one member; got []")
         self.name = name
         self.input_shape = tuple(int(s) for s in input_shape)
         members = []
@@ -290,7 +291,7 @@ class StackedModel:
             groups = (1,) * k
         sizes = tuple(int(m) for m in groups)
         if any(m < 1 for m in sizes) or sum(sizes) != k or len(sizes) != x.shape[0]:
-            raise ValueError(
+            raise ConfigError(
                 f"groups must be positive member counts summing to K={k}, one per row of x "
                 f"({x.shape[0]}); got {groups!r}"
             )
@@ -434,7 +435,7 @@ class StackedModel:
         for key, p in self.params.items():
             buf = buffers.get(key) if isinstance(buffers, Mapping) else None
             if buf is None or buf.shape != p.shape or not buf.is_contiguous():
-                raise ValueError(
+                raise ConfigError(
                     f"accumulate: buffers must map every parameter name ({', '.join(self.params)}) "
                     f"to a contiguous tensor of its shape; {key!r} has shape {tuple(p.shape)}, "
                     f"got {None if buf is None else (tuple(buf.shape), buf.is_contiguous())}"
@@ -482,7 +483,7 @@ class StackedModel:
         """Overwrite member ``i``'s parameters from a single-model ``state_dict``."""
         missing = sorted(set(self.params) ^ set(state))
         if missing:
-            raise ValueError(
+            raise ConfigError(
                 f"StackedModel: state keys must be {sorted(self.params)}; differing keys {missing}"
             )
         with torch.no_grad():

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from schedlab.errors import ConfigError
+
 
 def _member_view(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Reshape a (K,) vector to broadcast over a (K, ...) parameter."""
@@ -80,7 +82,7 @@ class _BatchedOptimizer:
         if sorted(saved) != sorted(self.state) or any(
             sorted(saved[n]) != sorted(self.state[n]) for n in self.state
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__}: optimizer state must hold {list(self.state_names)} for "
                 f"parameters {list(self.names)}; got {state!r:.200}"
             )
@@ -188,4 +190,4 @@ def make_optimizer(
         return BatchedSGD(params, momentum=momentum, weight_decay=weight_decay)
     if name == "adam":
         return BatchedAdam(params, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of sgd, adam; got {name!r}")
+    raise ConfigError(f"optimizer must be one of sgd, adam; got {name!r}")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from schedlab.errors import ConfigError
 from schedlab.lab.train.config import Member, TrainConfig
 from schedlab.lab.train.losses import member_loss
 from schedlab.lab.train.models import StackedModel
@@ -51,11 +52,11 @@ def _device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but torch.cuda.is_available() is False")
+        raise ConfigError(f"device {device!r} requested but torch.cuda.is_available() is False")
     return dev
 
 
@@ -63,9 +64,9 @@ def _check_task(config: TrainConfig, dataset: Any) -> None:
     task = getattr(dataset, "task", None)
     want = "mse" if task == "regression" else "cross_entropy"
     if task not in ("classification", "regression"):
-        raise ValueError(f"dataset.task must be 'classification' or 'regression'; got {task!r}")
+        raise ConfigError(f"dataset.task must be 'classification' or 'regression'; got {task!r}")
     if config.loss != want:
-        raise ValueError(
+        raise ConfigError(
             f"TrainConfig: loss must be {want!r} for a {task} dataset ({dataset.name!r}); "
             f"got loss={config.loss!r}"
         )
@@ -96,10 +97,10 @@ class BatchedTrainer:
         states: Sequence[dict | None] | None = None,
     ) -> None:
         if not isinstance(config, TrainConfig):
-            raise ValueError(f"config must be a TrainConfig; got {type(config).__name__}")
+            raise ConfigError(f"config must be a TrainConfig; got {type(config).__name__}")
         members = list(members)
         if not members or not all(isinstance(m, Member) for m in members):
-            raise ValueError(
+            raise ConfigError(
                 f"members must be a non-empty sequence of Member; got {members!r:.200}"
             )
         _check_task(config, dataset)
@@ -110,7 +111,7 @@ class BatchedTrainer:
         self._x_train, self._y_train = self._tensors(dataset.x_train, dataset.y_train)
         self._x_val, self._y_val = self._tensors(dataset.x_val, dataset.y_val)
         if len(self._x_train) == 0:
-            raise ValueError(f"dataset {dataset.name!r} has an empty training split")
+            raise ConfigError(f"dataset {dataset.name!r} has an empty training split")
         self.steps_per_epoch = math.ceil(len(self._x_train) / config.batch_size)
         self.policies = make_policies([m.schedule for m in members])
         self.model = StackedModel(
@@ -311,7 +312,7 @@ class BatchedTrainer:
         ``diverged``.
         """
         if not (isinstance(i, int) and 0 <= i < len(self.members)):
-            raise ValueError(f"member index must be in [0, {len(self.members)}); got {i!r}")
+            raise ConfigError(f"member index must be in [0, {len(self.members)}); got {i!r}")
         policy = self.policies[i]
         return {
             "format": STATE_FORMAT,
@@ -329,7 +330,7 @@ class BatchedTrainer:
 
     def _restore(self, states: list[dict | None]) -> None:
         if len(states) != len(self.members):
-            raise ValueError(
+            raise ConfigError(
                 f"states must have one entry per member ({len(self.members)}); got {len(states)}"
             )
         restored = {i: s for i, s in enumerate(states) if s is not None}
@@ -339,13 +340,13 @@ class BatchedTrainer:
             self._check_state(i, state)
         epochs = {state["epoch"] for state in restored.values()}
         if len(epochs) > 1:
-            raise ValueError(
+            raise ConfigError(
                 f"states: all restored members must be at the same epoch; got {epochs}"
             )
         epoch = epochs.pop()
         if epoch > 0 and len(restored) < len(states):
             fresh = [i for i, s in enumerate(states) if s is None]
-            raise ValueError(
+            raise ConfigError(
                 f"states: members {fresh} have no state but the others are at epoch {epoch}; "
                 "fresh members can join only at epoch 0"
             )
@@ -354,7 +355,7 @@ class BatchedTrainer:
             group = int(self._group_of[i])
             first, data_rng = rng.setdefault(group, (i, state["data_rng"]))
             if not torch.equal(data_rng, state["data_rng"]):
-                raise ValueError(
+                raise ConfigError(
                     f"states[{i}]: data_rng differs from states[{first}]'s; members with one seed "
                     "must be at the same point of their data order"
                 )
@@ -371,9 +372,9 @@ class BatchedTrainer:
 
     def _check_state(self, i: int, state: Any) -> None:
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise ValueError(f"states[{i}] must be a dict from BatchedTrainer.member_state")
+            raise ConfigError(f"states[{i}] must be a dict from BatchedTrainer.member_state")
         if state.get("version") != STATE_VERSION:
-            raise ValueError(
+            raise ConfigError(
                 f"states[{i}]: version must be {STATE_VERSION}; got {state.get('version')!r}"
             )
         expected = {
@@ -383,11 +384,11 @@ class BatchedTrainer:
         }
         for key, want in expected.items():
             if state.get(key) != want:
-                raise ValueError(
+                raise ConfigError(
                     f"states[{i}]: {key} must be {want!r} (member {i}); got {state.get(key)!r}"
                 )
         if (state["policy"] is None) == isinstance(self.policies[i], Plateau):
-            raise ValueError(
+            raise ConfigError(
                 f"states[{i}]: policy state does not match member {i}'s schedule "
                 f"{self.members[i].schedule!r}"
             )

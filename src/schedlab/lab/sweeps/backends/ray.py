@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import EpochResult
 from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.sweeps.groups import group_members, pending_groups, train_epochs
@@ -72,7 +73,7 @@ def _check_int(name: str, value: Any, low: int, allow_none: bool = False) -> Non
     if allow_none and value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"ray backend: {name} must be an integer >= {low}; got {value!r}")
+        raise ConfigError(f"ray backend: {name} must be an integer >= {low}; got {value!r}")
 
 
 class RayBackend:
@@ -99,7 +100,7 @@ class RayBackend:
         backpressure: int = 2,
     ) -> None:
         if address is not None and (not isinstance(address, str) or not address.strip()):
-            raise ValueError(
+            raise ConfigError(
                 "ray backend: address must be 'auto', 'host:port' or 'ray://host:port'; "
                 f"got {address!r}"
             )
@@ -135,7 +136,7 @@ class RayBackend:
         cpus, gpus = int(total.get("CPU", 1)), float(total.get("GPU", 0))
         cuda = device.startswith("cuda")
         if cuda and gpus <= 0:
-            raise ValueError(f"ray backend: device {device!r} but the Ray cluster has no GPU")
+            raise ConfigError(f"ray backend: device {device!r} but the Ray cluster has no GPU")
         workers = self.workers or max(1, int(gpus) if cuda else cpus)
         per_gpu = round(min(1.0, gpus / workers), 4) if cuda else 0.0
         return workers, max(1, cpus // workers), per_gpu
