@@ -65,7 +65,7 @@ def _commit_seconds(store: RunStore) -> tuple[float, int]:
     with RunStore(Path(tempfile.mkdtemp()) / "c.sqlite") as copy:
         plan = make_plan(TrainConfig.from_dict(runs[0]["config"]), SCHEDULES, [0, 1], name="c")
         copy.ensure_sweep("c", plan.to_dict())
-        ids = copy.ensure_runs("c", runs[0]["config"], runs[0]["config_hash"], plan.runs())
+        ids = copy.ensure_runs("c", runs[0].config, runs[0].config_hash, plan.runs())
         copy.start_runs(ids, restart=True)
         records = [stored_epochs(store, r["id"]) for r in runs]
         epochs = len(records[0])

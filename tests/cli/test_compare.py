@@ -52,8 +52,8 @@ def test_compare_from_config_with_overrides_then_resume(tmp_path, config_file) -
     assert cos["vs_baseline"]["n"] == 2 and 0 <= cos["vs_baseline"]["p_value"] <= 1
     with RunStore(tmp_path / "runs.sqlite") as store:
         runs = store.runs("t")
-        assert [r["epochs_done"] for r in runs] == [2, 2, 2, 2]  # the flag beat the file's 5
-        assert {r["config"]["momentum"] for r in runs} == {0.9}
+        assert [r.epochs_done for r in runs] == [2, 2, 2, 2]  # the flag beat the file's 5
+        assert {r.config["momentum"] for r in runs} == {0.9}
     again = invoke("compare", "--config", str(config_file), "--epochs", "2", "--name", "t",
                    "--no-report")  # fmt: skip
     assert again.exit_code == 0 and "(4 already done, 0 resumed, 0 started)" in again.output

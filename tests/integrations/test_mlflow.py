@@ -81,23 +81,23 @@ def _assert_mirrors_store(
 ) -> dict:
     children = _children(client, experiment)
     runs = store.runs("m")
-    assert sorted(children) == sorted((r["label"], r["seed"]) for r in runs)
+    assert sorted(children) == sorted((r.label, r.seed) for r in runs)
     for run in runs:
-        mlrun = children[(run["label"], run["seed"])]
-        epochs = store.epochs(run["id"])
+        mlrun = children[(run.label, run.seed)]
+        epochs = store.epochs(run.id)
         for key in ("train_loss", "val_loss", "train_acc", "val_acc", "lr"):
             assert _history(client, mlrun.info.run_id, key) == [
-                (e["epoch"], e[key]) for e in epochs
+                (e.epoch, getattr(e, key)) for e in epochs
             ]
         lr_steps = _history(client, mlrun.info.run_id, "lr_step")
         assert [s for s, _ in lr_steps] == list(range(EPOCHS * STEPS))
-        np.testing.assert_array_equal([v for _, v in lr_steps], store.step_lrs(run["id"]))
+        np.testing.assert_array_equal([v for _, v in lr_steps], store.step_lrs(run.id))
         params = mlrun.data.params
-        assert params["schedule"] == run["schedule"] and params["dataset"] == "digits"
-        assert params["schedule.kind"] == run["schedule"].split("(")[0]
-        assert params["epochs"] == str(EPOCHS) and params["config_hash"] == run["config_hash"]
+        assert params["schedule"] == run.schedule and params["dataset"] == "digits"
+        assert params["schedule.kind"] == run.schedule.split("(")[0]
+        assert params["epochs"] == str(EPOCHS) and params["config_hash"] == run.config_hash
         assert mlrun.info.status == "FINISHED" and mlrun.data.tags["schedlab.status"] == "finished"
-        assert mlrun.info.run_name == f"{run['label']} seed={run['seed']}"
+        assert mlrun.info.run_name == f"{run.label} seed={run.seed}"
         names = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
         assert names == ({"curves.png", "lr_curve.csv"} if plots else {"lr_curve.csv"})
     return children
@@ -110,7 +110,7 @@ def test_live_runs_mirror_the_store_after_resume(tracked) -> None:
     deleted = _children(client, "m", ViewType.DELETED_ONLY)
     assert len(deleted) == 2 and all(k in children for k in deleted)
     # the first group of 2 was seed 0's runs (groups are ordered seed by seed): const/0 and cos/0
-    assert [(r["label"], r["seed"], r["attempts"]) for r in store.runs("m")] == [
+    assert [(r.label, r.seed, r.attempts) for r in store.runs("m")] == [
         ("const", 0, 2), ("const", 1, 1), ("cos", 0, 2), ("cos", 1, 1)]  # fmt: skip
 
 
@@ -122,7 +122,7 @@ def test_lr_curve_artifact_and_parent_run(tracked, tmp_path) -> None:
     local = client.download_artifacts(mlrun.info.run_id, "lr_curve.csv", str(tmp_path))
     rows = list(csv.DictReader(Path(local).read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == list(range(EPOCHS * STEPS))
-    np.testing.assert_array_equal([float(r["lr"]) for r in rows], store.step_lrs(run["id"]))
+    np.testing.assert_array_equal([float(r["lr"]) for r in rows], store.step_lrs(run.id))
     parent = client.get_run(mlrun.data.tags["mlflow.parentRunId"])
     assert parent.info.run_name == "m" and parent.info.status == "FINISHED"
     assert parent.data.params["model"] == "mlp" and parent.data.params["sweep"] == "m"

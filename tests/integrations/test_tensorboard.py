@@ -42,13 +42,13 @@ def _assert_mirrors_store(logdir, store: RunStore) -> None:
         assert len(list(folder.glob("events.out.tfevents.*"))) == 1, folder
         scalars = _read(folder)
         assert set(scalars) == {*EPOCH_SCALARS, "lr/step"}
-        epochs = store.epochs(row["id"])
+        epochs = store.epochs(row.id)
         for tag, field in EPOCH_SCALARS.items():  # event files hold float32
             assert [s for s, _ in scalars[tag]] == list(range(EPOCHS))
-            np.testing.assert_allclose([v for _, v in scalars[tag]], [e[field] for e in epochs],
+            np.testing.assert_allclose([v for _, v in scalars[tag]], [getattr(e, field) for e in epochs],
                                        rtol=1e-6)  # fmt: skip
         assert [s for s, _ in scalars["lr/step"]] == list(range(EPOCHS * STEPS))
-        np.testing.assert_allclose([v for _, v in scalars["lr/step"]], store.step_lrs(row["id"]),
+        np.testing.assert_allclose([v for _, v in scalars["lr/step"]], store.step_lrs(row.id),
                                    rtol=1e-6)  # fmt: skip
 
 

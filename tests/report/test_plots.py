@@ -7,6 +7,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 import schedlab
+from schedlab.lab.runs.rows import EpochRow
 from schedlab.report.plots import (
     figure_bytes,
     plot_comparison,
@@ -68,14 +69,7 @@ def test_png_and_svg_output(tmp_path):
 
 def _history(losses, accs, lrs):
     return [
-        {
-            "epoch": i,
-            "train_loss": loss,
-            "train_acc": a,
-            "val_loss": loss + 0.1,
-            "val_acc": a - 0.05,
-            "lr": r,
-        }
+        EpochRow(i, loss, a, loss + 0.1, a - 0.05, r, 0.0, False)
         for i, (loss, a, r) in enumerate(zip(losses, accs, lrs, strict=True))
     ]
 
@@ -96,8 +90,7 @@ def test_plot_run_means_over_seeds_with_band_and_rate_axis():
 
 
 def test_plot_run_regression_has_no_accuracy_panel():
-    h = [{"epoch": i, "train_loss": 1.0 / (i + 1), "train_acc": None, "val_loss": 1.0,
-          "val_acc": None, "lr": 0.1} for i in range(3)]  # fmt: skip
+    h = [EpochRow(i, 1.0 / (i + 1), None, 1.0, None, 0.1, 0.0, False) for i in range(3)]
     fig = plot_run(h)
     assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "learning rate"]
     with pytest.raises(ValueError, match="plot_run: runs must hold at least one epoch"):

@@ -240,7 +240,7 @@ def runs(
                 sweep, status=status, label=label, dataset=dataset, model=model,
                 optimizer=optimizer, seed=seed,
             )  # fmt: skip
-            last = {r["id"]: (run_store.epochs(r["id"]) or [{}])[-1] for r in rows}
+            last = {r.id: next(reversed(run_store.epochs(r.id)), None) for r in rows}
             _console().print(runs_table(rows, last))
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rich.table import Table
 
 from schedlab.lab.analysis.stats import Estimate, Ranking
+from schedlab.lab.runs.rows import EpochRow, RunRow
 
 
 def _num(x: float, digits: int = 4, sign: str = "") -> str:
@@ -79,20 +79,20 @@ RUN_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def runs_table(runs: list[dict[str, Any]], last: dict[int, dict[str, Any]]) -> Table:
+def runs_table(runs: list[RunRow], last: dict[int, EpochRow | None]) -> Table:
     """Stored runs with their last epoch's validation metrics (``last``: run id -> epoch row)."""
     table = Table(title=f"{len(runs)} run(s)")
     for col in (*RUN_COLUMNS, "val_loss", "val_acc", "seconds"):
         table.add_column(col.replace("_", " "))
     for run in runs:
-        epoch = last.get(run["id"], {})
-        cells = [str(run[c]) for c in RUN_COLUMNS]
-        cells[RUN_COLUMNS.index("epochs_done")] = f"{run['epochs_done']}/{run['epochs']}"
-        val_acc = epoch.get("val_acc")
+        epoch = last.get(run.id)
+        cells = [str(getattr(run, c)) for c in RUN_COLUMNS]
+        cells[RUN_COLUMNS.index("epochs_done")] = f"{run.epochs_done}/{run.epochs}"
+        val_acc = None if epoch is None else epoch.val_acc
         cells += [
-            _num(epoch["val_loss"]) if "val_loss" in epoch else "-",
+            "-" if epoch is None else _num(epoch.val_loss),
             "-" if val_acc is None else _num(val_acc),
-            f"{run['seconds']:.1f}",
+            f"{run.seconds:.1f}",
         ]
         table.add_row(*cells)
     return table

@@ -193,8 +193,7 @@ class MlflowTracker:
     def _log_plot(self, run_id: str, run: RunInfo, history: list[Any], lrs: np.ndarray) -> None:
         from schedlab.report.plots import plot_run
 
-        rows = [{k: getattr(h, k) for k in ("epoch", *_EPOCH_METRICS)} for h in history]
-        fig = plot_run(rows, step_lrs=lrs, title=f"{run.label} (seed {run.seed})")
+        fig = plot_run(history, step_lrs=lrs, title=f"{run.label} (seed {run.seed})")
         self.client.log_figure(run_id, fig, "curves.png")
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from schedlab import __version__
 from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import Ranking, rank
+from schedlab.lab.runs.rows import EpochRow, RunRow
 from schedlab.lab.runs.store import DONE, RunStore
 from schedlab.report import plots
 from schedlab.report.summary import (
@@ -148,12 +149,12 @@ def _ranking_table(ranking: Ranking, colors: Mapping[str, str]) -> str:
 
 
 def _config_table(sweep: Mapping[str, Any], store_path: Path) -> str:
-    cfg = dict(sweep["config"].get("config", {}))
-    seeds = sweep["config"].get("seeds", [])
+    cfg = dict(sweep.config.get("config", {}))
+    seeds = sweep.config.get("seeds", [])
     rows = [[_e(k), f"<code>{_e(v)}</code>"] for k, v in cfg.items()]
     rows.append(["seeds", _e(", ".join(map(str, seeds)))])
     rows.append(["store", f"<code>{_e(store_path)}</code>"])
-    rows.append(["sweep created", _e(sweep.get("created", ""))])
+    rows.append(["sweep created", _e(sweep.created)])
     return _table(["setting", "value"], rows, set())
 
 
@@ -171,20 +172,20 @@ def _warnings_html(warnings: Sequence[ReportWarning]) -> str:
     return "\n".join(out)
 
 
-def _seed_table(runs: Sequence[Mapping[str, Any]], histories: Mapping[int, list]) -> str:
+def _seed_table(runs: Sequence[RunRow], histories: Mapping[int, list[EpochRow]]) -> str:
     rows = []
     for r in runs:
-        h = histories.get(r["id"]) or [{}]
-        last = h[-1]
+        h = histories.get(r.id)
+        last = h[-1] if h else None
         rows.append(
             [
-                str(r["seed"]),
-                _e(r["status"]),
-                f"{r['epochs_done']}/{r['epochs']}",
-                _num(last.get("val_loss")),
-                _num(last.get("val_acc")),
-                _num(last.get("train_loss")),
-                f"{r['seconds']:.1f}",
+                str(r.seed),
+                _e(r.status),
+                f"{r.epochs_done}/{r.epochs}",
+                _num(last and last.val_loss),
+                _num(last and last.val_acc),
+                _num(last and last.train_loss),
+                f"{r.seconds:.1f}",
             ]
         )
     head = [
@@ -238,26 +239,26 @@ def render_report(
     """The report of ``sweep`` as an HTML string (see :func:`write_report`)."""
     info = store.sweep(sweep)
     ranking = rank(store, sweep, metric=metric, baseline=baseline)
-    runs = [r for r in store.runs(sweep) if r["status"] in DONE]
-    histories = {r["id"]: store.epochs(r["id"]) for r in runs}
+    runs = [r for r in store.runs(sweep) if r.status in DONE]
+    histories = {r.id: store.epochs(r.id) for r in runs}
     by_label: dict[str, list[Mapping[str, Any]]] = {}
     for r in runs:
-        if histories[r["id"]]:
-            by_label.setdefault(r["label"], []).append(r)
+        if histories[r.id]:
+            by_label.setdefault(r.label, []).append(r)
     colors = {row.label: plots.color(i) for i, row in enumerate(ranking.rows)}
 
-    config = info["config"].get("config", {})
+    config = info.config.get("config", {})
     findings: dict[str, list] = {}
     warnings: list[ReportWarning] = []
     first_lrs: dict[str, Any] = {}
     for row in ranking.rows:
         first = by_label[row.label][0]
-        first_lrs[row.label] = store.step_lrs(first["id"])
+        first_lrs[row.label] = store.step_lrs(first.id)
         spe = steps_per_epoch(first, len(first_lrs[row.label]))
         findings[row.label] = pitfalls(row.schedule, run_context(config, spe)) if config else []
         warnings.extend(warnings_for(row, findings[row.label]))
 
-    groups = {row.label: [histories[r["id"]] for r in by_label[row.label]] for row in ranking.rows}
+    groups = {row.label: [histories[r.id] for r in by_label[row.label]] for row in ranking.rows}
     parts = [
         f"<h1>schedlab report: {_e(sweep)}</h1>",
         f'<p class="meta">{_e(config.get("dataset", ""))} · {_e(config.get("model", ""))} · '

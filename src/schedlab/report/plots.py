@@ -27,7 +27,8 @@ from schedlab.schedules import from_spec
 if TYPE_CHECKING:
     from schedlab.adapters.lr_finder import LRFinderResult
 
-History = Sequence[Mapping[str, Any]]
+#: one run's epochs: store rows (:class:`~schedlab.lab.runs.rows.EpochRow`) or trainer records
+History = Sequence[Any]
 FORMATS = ("png", "svg")
 _COLORS = [
     "#1f77b4",
@@ -153,7 +154,10 @@ def _short(text: str, width: int = 70) -> str:
 
 
 def _column(history: History, key: str) -> np.ndarray:
-    return np.array([np.nan if r.get(key) is None else float(r[key]) for r in history], dtype=float)
+    return np.array(
+        [np.nan if getattr(r, key) is None else float(getattr(r, key)) for r in history],
+        dtype=float,
+    )
 
 
 def _has(history: History, key: str) -> bool:
@@ -186,7 +190,7 @@ def plot_run(
     band of +- one standard deviation.  With ``step_lrs`` (the rate at every optimizer step of a
     run) the rate is drawn per step; otherwise one rate per epoch.
     """
-    group = [runs] if runs and isinstance(runs[0], Mapping) else list(runs)  # type: ignore[list-item]
+    group = [runs] if runs and hasattr(runs[0], "epoch") else list(runs)  # type: ignore[list-item]
     if not group or any(not h for h in group):
         raise ConfigError(
             "plot_run: runs must hold at least one epoch of at least one run; got none"

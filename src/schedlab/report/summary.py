@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schedlab.lab.analysis.stats import Ranking, ScheduleResult
+from schedlab.lab.runs.rows import RunRow
 from schedlab.schedules.checks import Finding, RunContext, check
 
 METRIC_NAMES = {
@@ -32,9 +33,9 @@ class ReportWarning:
     fix: str | None = None
 
 
-def steps_per_epoch(run: Mapping[str, Any], step_lrs_length: int) -> int | None:
+def steps_per_epoch(run: RunRow, step_lrs_length: int) -> int | None:
     """Optimizer steps per epoch of a stored run: its logged per-step rates over its epochs."""
-    done = int(run.get("epochs_done") or 0)
+    done = run.epochs_done
     return step_lrs_length // done if done and step_lrs_length >= done else None
 
 

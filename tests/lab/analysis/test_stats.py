@@ -197,7 +197,7 @@ def test_rank_flags_divergence_and_overfitting(tmp_path) -> None:
     with RunStore(tmp_path / "r.sqlite") as store:
         _fill(store, curves)
         by_label = {r.label: r for r in stats.rank(store, "s", metric="val_loss").rows}
-        assert [r["status"] for r in store.runs("s", label="hot")] == ["diverged", "finished"]
+        assert [r.status for r in store.runs("s", label="hot")] == ["diverged", "finished"]
     assert by_label["hot"].diverged == 1 and by_label["hot"].flags == ("diverged 1/2",)
     assert math.isnan(by_label["hot"].final.mean)  # a NaN loss makes the mean NaN ...
     assert by_label["hot"].best.mean == pytest.approx(0.85)  # ... but the best is before it

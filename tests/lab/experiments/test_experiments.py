@@ -82,7 +82,7 @@ def test_the_constant_baseline_and_the_decays_differ(outcomes, store_path) -> No
     const = outcome.results.final("constant", "val_acc")
     with RunStore(store_path) as store:
         sweep = outcome.plans[0].name
-        rates = {r["label"]: store.step_lrs(r["id"]) for r in store.runs(sweep, seed=0)}
+        rates = {r.label: store.step_lrs(r.id) for r in store.runs(sweep, seed=0)}
     epochs = outcome.variant.epochs
     spe = len(rates["constant"]) // epochs
     assert np.all(rates["constant"] == 0.01)
@@ -120,7 +120,7 @@ def test_vit_picks_the_best_constant_then_decays_from_it(outcomes, store_path) -
     steps = total_steps(decays.config)
     with RunStore(store_path) as store:
         run = store.runs(decays.name, label="linear", seed=0)[0]
-        rates = store.step_lrs(run["id"])
+        rates = store.step_lrs(run.id)
     assert len(rates) == steps and rates[0] == outcome.context["best_lr"]
     assert np.all(np.diff(rates) < 0) and rates[-1] < rates[0] / steps * 1.01
 
@@ -128,9 +128,9 @@ def test_vit_picks_the_best_constant_then_decays_from_it(outcomes, store_path) -
 def test_rerun_trains_nothing(outcomes, store_path) -> None:
     with RunStore(store_path) as store:
         exp = EXPERIMENTS["mnist-five"]
-        before = {r["id"]: r["epochs_done"] for r in store.runs()}
+        before = {r.id: r.epochs_done for r in store.runs()}
         again = run_experiment(store, exp, exp.variant(quick=True), data_root=str(SHARED))
-        assert {r["id"]: r["epochs_done"] for r in store.runs()} == before
+        assert {r.id: r.epochs_done for r in store.runs()} == before
     assert [v.verdict for v in again.verdicts] == [
         v.verdict for v in outcomes["mnist-five"].verdicts
     ]
@@ -151,7 +151,7 @@ def test_a_diverging_configuration_is_flagged_as_diverged(tmp_path) -> None:
     )  # fmt: skip
     with RunStore(tmp_path / "runs.sqlite") as store:
         outcome = run_experiment(store, exp, exp.variant(quick=True))
-        statuses = {r["label"]: r["status"] for r in store.runs()}
+        statuses = {r.label: r.status for r in store.runs()}
     assert statuses == {"sane": "finished", "huge": "diverged"}
     rows = {r.label: r for r in outcome.rows}
     assert rows["huge"].diverged == 3 and rows["sane"].diverged == 0

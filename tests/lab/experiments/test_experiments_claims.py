@@ -18,6 +18,7 @@ from schedlab.lab.experiments.claims import (
     judge_all,
 )  # fmt: skip
 from schedlab.lab.experiments.results import Results, ranking
+from schedlab.lab.runs.rows import EpochRow
 
 
 def curve(
@@ -25,7 +26,7 @@ def curve(
     val_loss: list[float] | None = None,
     train_loss: list[float] | None = None,
     diverged_at: int | None = None,
-) -> list[dict]:
+) -> list[EpochRow]:
     n = len(val_acc)
     val_loss = val_loss or [1.0 - 0.1 * i for i in range(n)]
     train_loss = train_loss or [1.0 - 0.1 * i for i in range(n)]
@@ -33,16 +34,19 @@ def curve(
     for i in range(n):
         dead = diverged_at is not None and i >= diverged_at
         nan = math.nan
-        out.append({"epoch": i, "train_loss": nan if dead else train_loss[i], "train_acc": None,
-                    "val_loss": nan if dead else val_loss[i],
-                    "val_acc": nan if dead else val_acc[i], "lr": 0.1, "seconds": 0.0,
-                    "diverged": dead})  # fmt: skip
+        out.append(
+            EpochRow(
+                epoch=i, train_loss=nan if dead else train_loss[i], train_acc=None,
+                val_loss=nan if dead else val_loss[i], val_acc=nan if dead else val_acc[i],
+                lr=0.1, seconds=0.0, diverged=dead,
+            )
+        )  # fmt: skip
     return out
 
 
 def results(**labels: dict[int, list[dict]]) -> Results:
     statuses = {
-        lb: {s: "diverged" if any(e["diverged"] for e in h) else "finished" for s, h in c.items()}
+        lb: {s: "diverged" if any(e.diverged for e in h) else "finished" for s, h in c.items()}
         for lb, c in labels.items()
     }
     return Results({lb: "sweep" for lb in labels}, {lb: f"constant({lb})" for lb in labels},

@@ -41,8 +41,8 @@ def test_schema_version_wal_and_reopen(tmp_path) -> None:
     assert {"sweeps", "runs", "sweep_runs", "epochs", "step_lrs", "checkpoints"} <= tables
     db.close()
     with RunStore(path) as s:
-        assert [r["label"] for r in s.runs("sw")] == ["c"]
-        assert s.sweeps()[0]["config"] == {"k": 1} and s.sweeps()[0]["runs"] == 1
+        assert [r.label for r in s.runs("sw")] == ["c"]
+        assert s.sweeps()[0].config == {"k": 1} and s.sweeps()[0].runs == 1
 
 
 def test_refuses_foreign_and_newer_files(tmp_path) -> None:
@@ -76,7 +76,7 @@ def test_run_identity_is_shared_across_sweeps(store) -> None:
     store.ensure_sweep("other", {"k": 2})
     again = store.ensure_runs("other", CONFIG, HASH, [("const", "constant(lr=0.1)", 1)])
     assert again == [first[1]]  # the same run, under another label in another sweep
-    assert [r["label"] for r in store.runs(id=first[1])] == ["c", "const"]
+    assert [r.label for r in store.runs(id=first[1])] == ["c", "const"]
     assert store.ensure_runs("other", CONFIG, "b" * 64, [("c", "constant(lr=0.1)", 1)]) != again
     with pytest.raises(
         ValueError, match="sweep 'sw' already exists with a different configuration"
@@ -91,7 +91,7 @@ def test_commit_epoch_writes_everything_and_finishes(store) -> None:
     store.start_runs([run], restart=True)
     store.commit_epoch([EpochResult(run, rec(0), b"state-0", done=False)])
     row = store.runs(id=run)[0]
-    assert (row["status"], row["epochs_done"], row["attempts"], row["finished"]) == (
+    assert (row.status, row.epochs_done, row.attempts, row.finished) == (
         "running",
         1,
         1,
@@ -100,13 +100,13 @@ def test_commit_epoch_writes_everything_and_finishes(store) -> None:
     assert store.checkpoint(run) == (1, b"state-0")
     store.commit_epoch([EpochResult(run, rec(1, lrs=(0.05, 0.01)), b"state-1", done=True)])
     row = store.runs(id=run)[0]
-    assert row["status"] == "finished" and row["epochs_done"] == 2 and row["finished"]
-    assert row["seconds"] == pytest.approx(3.0)
+    assert row.status == "finished" and row.epochs_done == 2 and row.finished
+    assert row.seconds == pytest.approx(3.0)
     assert store.checkpoint(run) == (2, b"state-1")  # latest only
     assert store.step_lrs(run).tolist() == [0.1, 0.1, 0.05, 0.05, 0.01]
     epochs = store.epochs(run)
-    assert [e["epoch"] for e in epochs] == [0, 1]
-    assert epochs[1] == {
+    assert [e.epoch for e in epochs] == [0, 1]
+    assert epochs[1].to_dict() == {
         "epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.5, "val_acc": 0.75,
         "lr": 0.01, "seconds": 1.5, "diverged": False,
     }  # fmt: skip
@@ -123,7 +123,7 @@ def test_one_transaction_per_epoch(store) -> None:
             [EpochResult(a, rec(0), b"a", False), EpochResult(b, rec(1), b"b", False)]
         )
     assert store.epochs(a) == [] and store.checkpoint(a) is None
-    assert store.runs(id=a)[0]["epochs_done"] == 0
+    assert store.runs(id=a)[0].epochs_done == 0
     store.commit_epoch([EpochResult(a, rec(0), b"a", False), EpochResult(b, rec(0), b"b", False)])
     assert [len(store.epochs(r)) for r in (a, b)] == [1, 1]
 
@@ -134,9 +134,9 @@ def test_nan_losses_and_divergence(store) -> None:
     store.commit_epoch([EpochResult(run, rec(0, loss=math.inf), None, False)])
     store.commit_epoch([EpochResult(run, rec(1, loss=math.nan), None, True)])
     first, second = store.epochs(run)
-    assert first["train_loss"] == math.inf
-    assert math.isnan(second["val_loss"]) and second["diverged"]
-    assert store.runs(id=run)[0]["status"] == "diverged"
+    assert first.train_loss == math.inf
+    assert math.isnan(second.val_loss) and second.diverged
+    assert store.runs(id=run)[0].status == "diverged"
     assert store.checkpoint(run) is None
 
 
@@ -148,13 +148,13 @@ def test_restart_erases_and_filters(store) -> None:
     store.commit_epoch([EpochResult(ids[0], rec(0), b"x", False)])
     store.start_runs([ids[0]], restart=True)
     row = store.runs(id=ids[0])[0]
-    assert (row["epochs_done"], row["attempts"]) == (0, 2)
+    assert (row.epochs_done, row.attempts) == (0, 2)
     assert store.epochs(ids[0]) == [] and store.checkpoint(ids[0]) is None
     assert len(store.step_lrs(ids[0])) == 0
-    assert [r["label"] for r in store.runs("sw", label=["cos", "zz"])] == ["cos"]
+    assert [r.label for r in store.runs("sw", label=["cos", "zz"])] == ["cos"]
     assert store.runs("sw", seed=1) == []
     store.mark([ids[1]], "failed")
-    assert [r["id"] for r in store.runs(status="failed")] == [ids[1]]
+    assert [r.id for r in store.runs(status="failed")] == [ids[1]]
     with pytest.raises(ValueError, match="unknown run filter 'colour'; valid filters: sweep, id"):
         store.runs(colour="red")
     with pytest.raises(ValueError, match=r"status must be one of pending, running.*got 'done'"):

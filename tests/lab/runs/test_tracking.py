@@ -51,17 +51,17 @@ def _as_rows(records) -> list[dict]:
 
 def _assert_mirrors_store(tracker: ListTracker, store: RunStore) -> None:
     runs = store.runs(PLAN.name)
-    assert sorted(tracker.epochs) == sorted(r["id"] for r in runs)
+    assert sorted(tracker.epochs) == sorted(r.id for r in runs)
     for run in runs:
-        stored = [{k: e[k] for k in FIELDS} for e in store.epochs(run["id"])]
-        assert _as_rows(tracker.epochs[run["id"]]) == stored
-        lrs = np.concatenate([r.step_lrs for r in tracker.epochs[run["id"]]])
-        np.testing.assert_array_equal(lrs, store.step_lrs(run["id"]))
-        info = tracker.infos[run["id"]]
+        stored = [{k: getattr(e, k) for k in FIELDS} for e in store.epochs(run.id)]
+        assert _as_rows(tracker.epochs[run.id]) == stored
+        lrs = np.concatenate([r.step_lrs for r in tracker.epochs[run.id]])
+        np.testing.assert_array_equal(lrs, store.step_lrs(run.id))
+        info = tracker.infos[run.id]
         assert (info.sweep, info.label, info.schedule, info.seed) == (
-            "t", run["label"], run["schedule"], run["seed"])  # fmt: skip
+            "t", run.label, run.schedule, run.seed)  # fmt: skip
         assert info.config == CONFIG.to_dict() and info.config_hash == CONFIG.config_hash()
-        assert tracker.ends[run["id"]][-1] == "finished"
+        assert tracker.ends[run.id][-1] == "finished"
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +98,8 @@ def test_resumed_sweep_replays_history_into_mirrors(tmp_path, live) -> None:
         _assert_mirrors_store(second, store)  # epochs 0..2 exactly once, the first one replayed
         assert sorted(second.calls) == sorted(f"start {i}@0" for i in second.infos)
         for a, b in zip(store.runs(PLAN.name), full.runs(PLAN.name), strict=True):
-            got, want = store.epochs(a["id"]), full.epochs(b["id"])
-            assert [e["val_loss"] for e in got] == pytest.approx([e["val_loss"] for e in want],
+            got, want = store.epochs(a.id), full.epochs(b.id)
+            assert [e.val_loss for e in got] == pytest.approx([e.val_loss for e in want],
                                                                  rel=1e-5)  # fmt: skip
 
 
@@ -107,7 +107,7 @@ def test_replay_equals_live_tracking(live) -> None:
     store, tracker = live
     again = ListTracker()
     infos = replay(store, again, "t")
-    assert [i.run_id for i in infos] == [r["id"] for r in store.runs("t")]
+    assert [i.run_id for i in infos] == [r.id for r in store.runs("t")]
     for run_id, records in tracker.epochs.items():
         assert _as_rows(again.epochs[run_id]) == _as_rows(records)
         for a, b in zip(again.epochs[run_id], records, strict=True):
@@ -132,21 +132,21 @@ def test_store_tracker_and_recorder_rules(live, tmp_path) -> None:
         (run_id,) = other.ensure_runs("s", CONFIG.to_dict(), CONFIG.config_hash(), PLAN.runs()[:1])
         recorder = Recorder(other, "s")
         recorder.start([run_id], 0)
-        assert other.runs("s")[0]["status"] == "running"
+        assert other.runs("s")[0].status == "running"
         recorder.end(run_id, "failed")
-        assert other.runs("s")[0]["status"] == "failed"
+        assert other.runs("s")[0].status == "failed"
 
 
 def test_run_params_flatten_config_and_spec(live) -> None:
     store, tracker = live
-    run = next(r for r in store.runs("t") if r["label"] == "cos" and r["seed"] == 1)
-    params = tracker.infos[run["id"]].params()
+    run = next(r for r in store.runs("t") if r.label == "cos" and r.seed == 1)
+    params = tracker.infos[run.id].params()
     assert params["schedule"] == "cosine(lr=0.1, steps=3, min_lr=0.0)"
     assert (params["schedule.kind"], params["schedule.lr"], params["schedule.steps"]) == (
         "cosine", "0.1", "3")  # fmt: skip
     assert (params["seed"], params["label"], params["sweep"]) == ("1", "cos", "t")
     assert (params["dataset"], params["epochs"], params["train_size"]) == ("digits", "3", "300")
-    assert tracker.infos[run["id"]].key.endswith("/cosine(lr=0.1, steps=3, min_lr=0.0)/seed=1")
+    assert tracker.infos[run.id].key.endswith("/cosine(lr=0.1, steps=3, min_lr=0.0)/seed=1")
 
 
 def test_local_default_imports_no_ray_mlflow_or_tensorboard() -> None:

@@ -50,8 +50,8 @@ def reference(tmp_path_factory):
 def _snapshot(store: RunStore) -> dict:
     """(label, seed) -> (status, attempts, epoch rows, step rates) of every run of the plan."""
     return {
-        (r["label"], r["seed"]): (r["status"], r["attempts"], store.epochs(r["id"]),
-                                  store.step_lrs(r["id"]))
+        (r.label, r.seed): (r.status, r.attempts, store.epochs(r.id),
+                                  store.step_lrs(r.id))
         for r in store.runs(PLAN.name)
     }  # fmt: skip
 
@@ -60,10 +60,13 @@ def _assert_same_training(got: dict, want: dict) -> None:
     assert got.keys() == want.keys()
     for key, (status, _, epochs, lrs) in want.items():
         assert got[key][0] == status == "finished", key
-        assert [e["epoch"] for e in got[key][2]] == list(range(EPOCHS)), key  # each once, in order
+        assert [e.epoch for e in got[key][2]] == list(range(EPOCHS)), key  # each once, in order
         for a, b in zip(got[key][2], epochs, strict=True):
             for field in FIELDS:
-                assert a[field] == pytest.approx(b[field], rel=1e-5, abs=1e-6), (key, field)
+                assert getattr(a, field) == pytest.approx(getattr(b, field), rel=1e-5, abs=1e-6), (
+                    key,
+                    field,
+                )
         np.testing.assert_array_equal(got[key][3], lrs)
 
 
@@ -127,13 +130,13 @@ def test_resume_across_backends(cluster, reference, tmp_path, first: str, then: 
             run_sweep(store, PLAN, group_size=3, backend=backends[first],
                       progress=_stop_after_first_epoch)  # fmt: skip
         part = store.runs(PLAN.name)
-        assert any(r["epochs_done"] >= 1 for r in part)
-        assert all(r["status"] in ("pending", "running") for r in part)
-        assert all(store.checkpoint(r["id"])[0] == r["epochs_done"]
-                   for r in part if r["epochs_done"])  # fmt: skip
+        assert any(r.epochs_done >= 1 for r in part)
+        assert all(r.status in ("pending", "running") for r in part)
+        assert all(store.checkpoint(r.id)[0] == r.epochs_done
+                   for r in part if r.epochs_done)  # fmt: skip
         outcome = run_sweep(store, PLAN, group_size=3, backend=backends[then])
-        assert outcome.resumed == sum(1 for r in part if r["epochs_done"] >= 1) > 0
-        assert outcome.epochs_trained == sum(EPOCHS - r["epochs_done"] for r in part)
+        assert outcome.resumed == sum(1 for r in part if r.epochs_done >= 1) > 0
+        assert outcome.epochs_trained == sum(EPOCHS - r.epochs_done for r in part)
         got = _snapshot(store)
     _assert_same_training(got, reference)
 
@@ -144,7 +147,7 @@ def test_training_error_in_a_task_fails_its_runs(cluster, tmp_path) -> None:
     with RunStore(tmp_path / "runs.sqlite") as store:
         with pytest.raises(ValueError, match="loss must be 'cross_entropy' for a classification"):
             run_sweep(store, plan, backend=RayBackend(workers=1))
-        assert [r["status"] for r in store.runs("bad")] == ["failed"]
+        assert [r.status for r in store.runs("bad")] == ["failed"]
 
 
 def test_backend_choice_and_bad_arguments() -> None:

@@ -78,7 +78,7 @@ def uninterrupted(tmp_path_factory):
 
 
 def _finals(store: RunStore, plan) -> dict[tuple[str, int], list[dict]]:
-    return {(r["label"], r["seed"]): store.epochs(r["id"]) for r in store.runs(plan.name)}
+    return {(r.label, r.seed): store.epochs(r.id) for r in store.runs(plan.name)}
 
 
 def test_sweep_runs_every_member_to_the_end(uninterrupted) -> None:
@@ -91,21 +91,21 @@ def test_sweep_runs_every_member_to_the_end(uninterrupted) -> None:
     )
     assert seen[0] == (0, 18) and seen[-1] == (18, 18) and len(seen) == 1 + 3 + 3
     runs = store.runs(plan.name)
-    assert [(r["label"], r["seed"]) for r in runs] == [
+    assert [(r.label, r.seed) for r in runs] == [
         (lb, s) for lb, _ in plan.schedules for s in (0, 1)
     ]
-    assert all(r["status"] == "finished" and r["epochs_done"] == 3 for r in runs)
+    assert all(r.status == "finished" and r.epochs_done == 3 for r in runs)
     steps = 10  # 320 training samples / batch 32
-    cos = next(r for r in runs if r["label"] == "cos")
+    cos = next(r for r in runs if r.label == "cos")
     expected = np.repeat(from_spec("cosine(lr=0.1, steps=3)")(np.arange(3)), steps)
-    np.testing.assert_allclose(store.step_lrs(cos["id"]), expected, rtol=1e-15)
-    accs = [e["val_acc"] for e in store.epochs(cos["id"])]
+    np.testing.assert_allclose(store.step_lrs(cos.id), expected, rtol=1e-15)
+    accs = [e.val_acc for e in store.epochs(cos.id)]
     assert accs[-1] > 0.5, accs  # it really learns the digits
 
 
 def test_rerun_skips_finished_runs(uninterrupted) -> None:
     store, plan, _, _ = uninterrupted
-    before = [(r["attempts"], r["finished"]) for r in store.runs(plan.name)]
+    before = [(r.attempts, r.finished) for r in store.runs(plan.name)]
     outcome = run_sweep(store, plan, group_size=4)
     assert (outcome.skipped, outcome.resumed, outcome.started, outcome.epochs_trained) == (
         6,
@@ -113,7 +113,7 @@ def test_rerun_skips_finished_runs(uninterrupted) -> None:
         0,
         0,
     )
-    assert [(r["attempts"], r["finished"]) for r in store.runs(plan.name)] == before
+    assert [(r.attempts, r.finished) for r in store.runs(plan.name)] == before
 
 
 def test_resume_from_checkpoints_equals_uninterrupted(tmp_path, digits, uninterrupted) -> None:
@@ -136,19 +136,21 @@ def test_resume_from_checkpoints_equals_uninterrupted(tmp_path, digits, uninterr
         outcome = run_sweep(store, plan, group_size=4)
         assert (outcome.skipped, outcome.resumed, outcome.started) == (0, 3, 3)
         assert outcome.epochs_trained == 3 * 2 + 3 * 3
-        attempts = [r["attempts"] for r in store.runs(plan.name)]
+        attempts = [r.attempts for r in store.runs(plan.name)]
         assert attempts == [2, 2, 2, 2, 1, 1]
         resumed, expected = _finals(store, plan), _finals(full, plan)
         assert resumed.keys() == expected.keys()
         for key, epochs in expected.items():
             for got, want in zip(resumed[key], epochs, strict=True):
                 for field in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
-                    assert got[field] == pytest.approx(want[field], rel=1e-5, abs=1e-6), (
+                    assert getattr(got, field) == pytest.approx(
+                        getattr(want, field), rel=1e-5, abs=1e-6
+                    ), (
                         key,
                         field,
                     )
         for a, b in zip(store.runs(plan.name), full.runs(plan.name), strict=True):
-            np.testing.assert_array_equal(store.step_lrs(a["id"]), full.step_lrs(b["id"]))
+            np.testing.assert_array_equal(store.step_lrs(a.id), full.step_lrs(b.id))
 
 
 def test_bad_group_size(tmp_path) -> None:
@@ -166,11 +168,11 @@ def test_failed_group_is_marked_and_retried(tmp_path) -> None:
     with RunStore(tmp_path / "r.sqlite") as store:
         with pytest.raises(ValueError, match=r"torch\.cuda\.is_available\(\) is False"):
             run_sweep(store, plan, device="cuda")
-        assert [r["status"] for r in store.runs(plan.name)] == ["failed", "failed"]
+        assert [r.status for r in store.runs(plan.name)] == ["failed", "failed"]
         outcome = run_sweep(store, plan)
         assert (outcome.skipped, outcome.started) == (0, 2)
         runs = store.runs(plan.name)
-        assert [(r["status"], r["attempts"]) for r in runs] == [("finished", 2), ("finished", 2)]
+        assert [(r.status, r.attempts) for r in runs] == [("finished", 2), ("finished", 2)]
 
 
 def test_one_sweep_at_a_time_per_store(tmp_path) -> None:

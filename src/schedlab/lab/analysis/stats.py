@@ -190,7 +190,7 @@ class Ranking:
 
 
 def _run_values(epochs: list[dict[str, Any]], metric: str) -> list[float]:
-    return [math.nan if e[metric] is None else float(e[metric]) for e in epochs]
+    return [math.nan if (v := e.metric(metric)) is None else float(v) for e in epochs]
 
 
 def rank(
@@ -214,19 +214,21 @@ def rank(
     if metric not in METRICS:
         raise ConfigError(f"rank: metric must be one of {', '.join(METRICS)}; got {metric!r}")
     runs = store.runs(sweep)
-    done = [r for r in runs if r["status"] in DONE]
-    curves = {r["id"]: store.epochs(r["id"]) for r in done}
-    if metric.endswith("_acc") and all(e[metric] is None for c in curves.values() for e in c):
+    done = [r for r in runs if r.status in DONE]
+    curves = {r.id: store.epochs(r.id) for r in done}
+    if metric.endswith("_acc") and all(
+        e.metric(metric) is None for c in curves.values() for e in c
+    ):
         metric = metric.replace("_acc", "_loss")
     higher = METRICS[metric]
     groups: dict[str, list[dict[str, Any]]] = {}
     schedules: dict[str, str] = {}
     for r in done:
-        groups.setdefault(r["label"], []).append(r)
-        schedules[r["label"]] = r["schedule"]
+        groups.setdefault(r.label, []).append(r)
+        schedules[r.label] = r.schedule
     base_label = find_baseline(baseline, schedules) if schedules else None
     finals = {
-        label: {r["seed"]: _run_values(curves[r["id"]], metric)[-1] for r in rs if curves[r["id"]]}
+        label: {r.seed: _run_values(curves[r.id], metric)[-1] for r in rs if curves[r.id]}
         for label, rs in groups.items()
     }
     target_source = "given"
@@ -277,8 +279,8 @@ def _schedule_result(
     target: float | None,
     confidence: float,
 ) -> ScheduleResult:
-    runs = [r for r in runs if curves[r["id"]]]
-    values = [_run_values(curves[r["id"]], metric) for r in runs]
+    runs = [r for r in runs if curves[r.id]]
+    values = [_run_values(curves[r.id], metric) for r in runs]
     best_fn = np.nanmax if higher else np.nanmin
     bests = [float(best_fn(v)) if not np.isnan(v).all() else math.nan for v in values]
     vs = None
@@ -290,19 +292,17 @@ def _schedule_result(
         )
     hits = [] if target is None else [epochs_to_target(v, target, higher) for v in values]
     reached = [h for h in hits if h is not None]
-    diverged = sum(
-        r["status"] == "diverged" or any(e["diverged"] for e in curves[r["id"]]) for r in runs
-    )
+    diverged = sum(r.status == "diverged" or any(e.diverged for e in curves[r.id]) for r in runs)
     overfit = sum(
         is_overfitting(
-            _run_values(curves[r["id"]], "train_loss"), _run_values(curves[r["id"]], "val_loss")
+            _run_values(curves[r.id], "train_loss"), _run_values(curves[r.id], "val_loss")
         )
         for r in runs
     )
     return ScheduleResult(
         label=label,
         schedule=schedule,
-        seeds=tuple(int(r["seed"]) for r in runs),
+        seeds=tuple(int(r.seed) for r in runs),
         final=mean_ci([v[-1] for v in values], confidence),
         best=mean_ci(bests, confidence),
         vs_baseline=vs,

@@ -40,15 +40,15 @@ class Results:
         statuses: dict[str, dict[int, str]] = {}
         for sweep in sweeps:
             for run in store.runs(sweep):
-                if run["status"] not in DONE:
+                if run.status not in DONE:
                     continue
-                label = run["label"]
+                label = run.label
                 if names.setdefault(label, sweep) != sweep:
                     raise ConfigError(f"experiment: label {label!r} appears in two sweeps")
-                schedules[label] = run["schedule"]
-                optimizers[label] = run["optimizer"]
-                curves.setdefault(label, {})[int(run["seed"])] = store.epochs(run["id"])
-                statuses.setdefault(label, {})[int(run["seed"])] = run["status"]
+                schedules[label] = run.schedule
+                optimizers[label] = run.optimizer
+                curves.setdefault(label, {})[int(run.seed)] = store.epochs(run.id)
+                statuses.setdefault(label, {})[int(run.seed)] = run.status
         return cls(names, schedules, optimizers, curves, statuses)
 
     @property
@@ -66,7 +66,9 @@ class Results:
     def series(self, label: str, key: str) -> dict[int, np.ndarray]:
         """Per seed, the per-epoch values of ``key`` (NaN where missing)."""
         return {
-            seed: np.array([math.nan if e[key] is None else float(e[key]) for e in hist])
+            seed: np.array(
+                [math.nan if getattr(e, key) is None else float(getattr(e, key)) for e in hist]
+            )
             for seed, hist in self.require(label).items()
         }
 
@@ -80,7 +82,7 @@ class Results:
     def diverged(self, label: str) -> int:
         """Seeds of ``label`` whose loss became NaN/inf."""
         return sum(
-            self.statuses[label][s] == "diverged" or any(e["diverged"] for e in h)
+            self.statuses[label][s] == "diverged" or any(e.diverged for e in h)
             for s, h in self.require(label).items()
         )
 

@@ -9,7 +9,8 @@ import math
 from typing import Any
 
 from schedlab.errors import ConfigError
-from schedlab.lab.runs.store import EPOCH_FIELDS, RunStore
+from schedlab.lab.runs.rows import EPOCH_FIELDS
+from schedlab.lab.runs.store import RunStore
 
 FORMATS: tuple[str, ...] = ("csv", "json")
 RUN_FIELDS: tuple[str, ...] = (
@@ -38,9 +39,9 @@ def export_runs(store: RunStore, fmt: str, *, sweep: str | None = None, **filter
     if fmt == "json":
         items = []
         for run in runs:
-            item = {k: run[k] for k in RUN_FIELDS} | {"config": run["config"]}
+            item = {k: getattr(run, k) for k in RUN_FIELDS} | {"config": dict(run.config)}
             item["epochs"] = [
-                {k: _json_safe(v) for k, v in e.items()} for e in store.epochs(run["id"])
+                {k: _json_safe(v) for k, v in e.to_dict().items()} for e in store.epochs(run.id)
             ]
             items.append(item)
         return json.dumps(items, indent=2, allow_nan=False) + "\n"
@@ -50,8 +51,8 @@ def export_runs(store: RunStore, fmt: str, *, sweep: str | None = None, **filter
     header = [renamed.get(f, f) for f in RUN_FIELDS] + list(EPOCH_FIELDS)
     writer.writerow(header)
     for run in runs:
-        head = [run[k] for k in RUN_FIELDS]
-        epochs = store.epochs(run["id"]) or [dict.fromkeys(EPOCH_FIELDS)]
+        head = [getattr(run, k) for k in RUN_FIELDS]
+        epochs = [e.to_dict() for e in store.epochs(run.id)] or [dict.fromkeys(EPOCH_FIELDS)]
         for e in epochs:
             writer.writerow(head + ["" if e[k] is None else e[k] for k in EPOCH_FIELDS])
     return buf.getvalue()

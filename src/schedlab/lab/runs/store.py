@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import StoreError
+from schedlab.lab.runs.rows import EPOCH_FIELDS, EpochRow, RunRow, SweepRow
 
 SCHEMA_VERSION = 1
 STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed")
@@ -98,9 +99,6 @@ _RUN_COLUMNS = (
     "r.config_hash, r.status, r.epochs_done, r.epochs, r.attempts, r.started, r.finished, "
     "r.seconds, r.config"
 )
-EPOCH_FIELDS: tuple[str, ...] = (
-    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "diverged",
-)  # fmt: skip
 
 
 def _now() -> str:
@@ -246,28 +244,27 @@ class RunStore:
         names = [r[0] for r in self._db.execute("SELECT name FROM sweeps ORDER BY id")]
         return ", ".join(map(repr, names)) or "(none)"
 
-    def sweeps(self) -> list[dict[str, Any]]:
-        """Every sweep: ``id``, ``name``, ``config`` (dict), ``created`` (UTC ISO time), ``runs``."""
+    def sweeps(self) -> list[SweepRow]:
+        """Every sweep, in creation order."""
         rows = self._db.execute(
             "SELECT s.id, s.name, s.config, s.created, count(sr.run_id) AS runs FROM sweeps s "
             "LEFT JOIN sweep_runs sr ON sr.sweep_id = s.id GROUP BY s.id ORDER BY s.id"
         ).fetchall()
-        return [{**dict(r), "config": json.loads(r["config"])} for r in rows]
+        return [SweepRow(**{**dict(r), "config": json.loads(r["config"])}) for r in rows]
 
-    def sweep(self, name: str) -> dict[str, Any]:
+    def sweep(self, name: str) -> SweepRow:
         """One sweep by name (``ValueError`` listing the known names if there is none)."""
         for row in self.sweeps():
-            if row["name"] == name:
+            if row.name == name:
                 return row
         raise StoreError(f"store: no sweep named {name!r}; known sweeps: {self._sweep_names()}")
 
-    def runs(self, sweep: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+    def runs(self, sweep: str | None = None, **filters: Any) -> list[RunRow]:
         """Stored runs, in sweep order, optionally of one ``sweep`` and filtered by exact values.
 
         Filters: ``id, dataset, model, optimizer, schedule, label, seed, config_hash, status`` (a
-        value or a list of allowed values).  Each row: ``id, sweep, dataset, model, optimizer,
-        schedule, label, seed, config_hash, status, epochs_done, epochs, attempts, started,
-        finished, seconds, config`` (dict).  A run in two sweeps appears once per sweep.
+        value or a list of allowed values), as :class:`~schedlab.lab.runs.rows.RunRow`.  A run in
+        two sweeps appears once per sweep.
         """
         unknown = sorted(set(filters) - set(RUN_FILTERS))
         if unknown:
@@ -293,24 +290,30 @@ class RunStore:
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY s.id, sr.position"
         )
-        return [{**dict(r), "config": json.loads(r["config"])} for r in self._db.execute(sql, args)]
+        return [
+            RunRow(**{**dict(r), "config": json.loads(r["config"])})
+            for r in self._db.execute(sql, args)
+        ]
 
-    def epochs(self, run_id: int) -> list[dict[str, Any]]:
-        """Per-epoch metrics of a run, epoch order: ``epoch`` (0-based), ``train_loss``,
-        ``train_acc``, ``val_loss``, ``val_acc`` (``None`` for regression), ``lr`` (rate at the
-        epoch's last optimizer step), ``seconds``, ``diverged`` (bool).  A NaN loss reads as NaN."""
+    def epochs(self, run_id: int) -> list[EpochRow]:
+        """The committed epochs of a run, in epoch order (a NaN loss reads back as NaN)."""
         rows = self._db.execute(
             f"SELECT {', '.join(EPOCH_FIELDS)} FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)
         ).fetchall()
-        out = []
-        for row in rows:
-            item = dict(row)
-            item["diverged"] = bool(item["diverged"])
-            for key in ("train_loss", "val_loss"):
-                if item[key] is None:
-                    item[key] = math.nan
-            out.append(item)
-        return out
+        nan = math.nan
+        return [
+            EpochRow(
+                epoch=int(r["epoch"]),
+                train_loss=nan if r["train_loss"] is None else r["train_loss"],
+                train_acc=r["train_acc"],
+                val_loss=nan if r["val_loss"] is None else r["val_loss"],
+                val_acc=r["val_acc"],
+                lr=r["lr"],
+                seconds=r["seconds"],
+                diverged=bool(r["diverged"]),
+            )
+            for r in rows
+        ]
 
     def step_lrs(self, run_id: int) -> np.ndarray:
         """The float64 learning rate at every optimizer step of the run, all epochs concatenated."""

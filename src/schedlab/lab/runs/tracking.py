@@ -23,7 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.lab.runs.store import DONE, EPOCH_FIELDS, EpochResult, RunStore
+from schedlab.lab.runs.rows import RunRow
+from schedlab.lab.runs.store import DONE, EpochResult, RunStore
 from schedlab.lab.train.records import EpochRecord
 
 #: statuses passed to :meth:`Tracker.end_run`: the store's final ones, ``failed`` (an error) and
@@ -67,12 +68,12 @@ class RunInfo:
         return {k: str(v) for k, v in {**head, **self.config, **flat}.items()}
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], start_epoch: int = 0) -> RunInfo:
+    def from_row(cls, row: RunRow, start_epoch: int = 0) -> RunInfo:
         """From a :meth:`RunStore.runs` row."""
         return cls(
-            run_id=int(row["id"]), sweep=row["sweep"], label=row["label"],
-            schedule=row["schedule"], seed=int(row["seed"]), config=dict(row["config"]),
-            config_hash=row["config_hash"], start_epoch=start_epoch,
+            run_id=int(row.id), sweep=row.sweep, label=row.label,
+            schedule=row.schedule, seed=int(row.seed), config=dict(row.config),
+            config_hash=row.config_hash, start_epoch=start_epoch,
         )  # fmt: skip
 
 
@@ -119,7 +120,7 @@ def stored_epochs(store: RunStore, run_id: int) -> list[EpochRecord]:
         EpochRecord(
             member=run_id,
             step_lrs=parts[i] if parts else np.zeros(0),
-            **{k: row[k] for k in EPOCH_FIELDS},
+            **row.to_dict(),
         )
         for i, row in enumerate(rows)
     ]
@@ -145,7 +146,7 @@ class Recorder:
         self._runs: dict[int, RunInfo] = {}
 
     def _infos(self, run_ids: Sequence[int], start_epoch: int) -> list[RunInfo]:
-        rows = {r["id"]: r for r in self.store.runs(self.sweep, id=list(run_ids))}
+        rows = {r.id: r for r in self.store.runs(self.sweep, id=list(run_ids))}
         return [RunInfo.from_row(rows[i], start_epoch) for i in run_ids]
 
     def start(self, run_ids: Sequence[int], start_epoch: int) -> None:
@@ -174,7 +175,7 @@ class Recorder:
             mirror.log_epoch(results)
         done = [r.run_id for r in results if r.done]
         if done:
-            status = {r["id"]: r["status"] for r in self.store.runs(id=done)}
+            status = {r.id: r.status for r in self.store.runs(id=done)}
             for run_id in done:
                 self.end(run_id, status[run_id])
 
@@ -208,10 +209,10 @@ def replay(
         info = RunInfo.from_row(row)
         tracker.start_run(info)
         epochs = stored_epochs(store, info.run_id)
-        done = row["status"] in DONE
+        done = row.status in DONE
         for k, record in enumerate(epochs):
             last = done and k == len(epochs) - 1
             tracker.log_epoch([EpochResult(info.run_id, record, None, last)])
-        tracker.end_run(info, row["status"] if row["status"] in END_STATUSES else "interrupted")
+        tracker.end_run(info, row.status if row.status in END_STATUSES else "interrupted")
         infos.append(info)
     return infos

@@ -22,16 +22,16 @@ if TYPE_CHECKING:
 def pending_groups(store: RunStore, run_ids: Sequence[int], epochs: int) -> dict[int, list[int]]:
     """Unfinished runs grouped by the epoch they continue from (0 = start from scratch), each
     group ordered by seed (stable)."""
-    rows = {r["id"]: r for r in store.runs(id=list(run_ids))}
+    rows = {r.id: r for r in store.runs(id=list(run_ids))}
     groups: dict[int, list[int]] = {}
     for run_id in run_ids:
-        if rows[run_id]["status"] in DONE:
+        if rows[run_id].status in DONE:
             continue
         ck = store.checkpoint(run_id)
-        start = ck[0] if ck and ck[0] == rows[run_id]["epochs_done"] and ck[0] < epochs else 0
+        start = ck[0] if ck and ck[0] == rows[run_id].epochs_done and ck[0] < epochs else 0
         groups.setdefault(start, []).append(run_id)
     for ids in groups.values():  # seed by seed: members with one seed share their minibatches
-        ids.sort(key=lambda r: int(rows[r]["seed"]))
+        ids.sort(key=lambda r: int(rows[r].seed))
     return groups
 
 
@@ -39,8 +39,8 @@ def group_members(
     store: RunStore, run_ids: Sequence[int], start: int
 ) -> tuple[list[Member], list[bytes] | None]:
     """The members of a group of stored runs and, when ``start > 0``, their checkpoints."""
-    rows = {r["id"]: r for r in store.runs(id=list(run_ids))}
-    members = [Member(schedule=rows[r]["schedule"], seed=int(rows[r]["seed"])) for r in run_ids]
+    rows = {r.id: r for r in store.runs(id=list(run_ids))}
+    members = [Member(schedule=rows[r].schedule, seed=int(rows[r].seed)) for r in run_ids]
     if start == 0:
         return members, None
     return members, [store.checkpoint(r)[1] for r in run_ids]  # type: ignore[index]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError
+from schedlab.lab.data.datasets import Dataset
 from schedlab.lab.runs.store import EpochResult
 from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.sweeps.groups import group_members, pending_groups, train_epochs
@@ -44,7 +45,7 @@ class _Job:
     retries: int = 0
 
 
-def _writable(dataset: Any) -> Any:
+def _writable(dataset: Dataset) -> Dataset:
     """The dataset with its arrays copied out of Ray's read-only shared memory."""
     arrays = {
         f.name: np.array(getattr(dataset, f.name))
@@ -56,7 +57,7 @@ def _writable(dataset: Any) -> Any:
 
 def group_task(
     config: TrainConfig,
-    dataset: Any,
+    dataset: Dataset,
     members: Sequence[Member],
     states: Sequence[bytes] | None,
     device: str,
@@ -146,7 +147,7 @@ class RayBackend:
         self,
         recorder: Recorder,
         config: TrainConfig,
-        dataset: Any,
+        dataset: Dataset,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,
@@ -166,7 +167,7 @@ class RayBackend:
         ray: Any,
         recorder: Recorder,
         config: TrainConfig,
-        dataset: Any,
+        dataset: Dataset,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,
