@@ -8,39 +8,23 @@ from rich.table import Table
 
 from schedlab.lab.analysis.stats import Estimate, Ranking
 from schedlab.lab.runs.rows import EpochRow, RunRow
+from schedlab.report import format as fmt
 
 
-def _num(x: float, digits: int = 4, sign: str = "") -> str:
-    return "nan" if math.isnan(x) else f"{x:{sign}.{digits}f}"
+def _num(x: float, digits: int = 4, sign: bool = False) -> str:
+    return fmt.number(x, digits, fixed=True, sign=sign)
 
 
 def _estimate(e: Estimate, digits: int = 4) -> str:
     """``mean ± half-width`` of the CI, or the mean alone without a CI."""
-    if math.isnan(e.high):
-        return _num(e.mean, digits)
-    return f"{_num(e.mean, digits)} ± {_num(e.half_width, digits)}"
-
-
-def _decimals(ranking: Ranking) -> int:
-    """4 decimals, more when the metric is small (losses near 0): 3 significant digits."""
-    means = [
-        abs(r.final.mean) for r in ranking.rows if r.final.mean and math.isfinite(r.final.mean)
-    ]
-    smallest = min(means, default=1.0)
-    return max(4, 2 - math.floor(math.log10(smallest))) if smallest < 1 else 4
-
-
-def _p(p: float) -> str:
-    if math.isnan(p):
-        return "-"
-    return "<1e-4" if p < 1e-4 else f"{p:.4f}"
+    return fmt.interval(e, digits, fixed=True, plus_minus=True)
 
 
 def ranking_table(ranking: Ranking) -> Table:
     """The ranking as a table: mean ± 95% CI half-width of the final and best metric over seeds,
     the paired difference vs the baseline with its CI and p-value, epochs to target, flags."""
     m = ranking.metric
-    d = _decimals(ranking)
+    d = fmt.decimals_for(r.final.mean for r in ranking.rows)
     target = "-" if ranking.target is None else _num(ranking.target, d)
     table = Table(
         title=f"sweep {ranking.sweep}: {m} ({'higher' if ranking.higher_is_better else 'lower'} "
@@ -60,8 +44,12 @@ def ranking_table(ranking: Ranking) -> Table:
         if vs is None:
             delta, p = ("baseline" if row.label == ranking.baseline else "-"), "-"
         else:
-            ci = "" if math.isnan(vs.low) else f" [{_num(vs.low, d, '+')}, {_num(vs.high, d, '+')}]"
-            delta, p = f"{_num(vs.mean_diff, d, '+')}{ci}", _p(vs.p_value)
+            ci = (
+                ""
+                if math.isnan(vs.low)
+                else f" [{_num(vs.low, d, True)}, {_num(vs.high, d, True)}]"
+            )
+            delta, p = f"{_num(vs.mean_diff, d, True)}{ci}", fmt.p_value(vs.p_value)
         ett = "-"
         if row.epochs_to_target is not None:
             ett = f"{_estimate(row.epochs_to_target, 1)} ({row.reached}/{len(row.seeds)})"

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping
 
 from schedlab.lab.analysis.stats import Estimate
 from schedlab.lab.experiments.runner import ExperimentOutcome
-
-
-def _num(x: float, sign: bool = False) -> str:
-    return "nan" if math.isnan(x) else (f"{x:+.4f}" if sign else f"{x:.4f}")
+from schedlab.report import format as fmt
+from schedlab.report.page import escape, page, table
 
 
 def estimate(e: Estimate) -> str:
     """``0.9512 [0.9490, 0.9534]`` (mean and 95% interval), or the mean alone."""
-    if math.isnan(e.low):
-        return _num(e.mean)
-    return f"{_num(e.mean)} [{_num(e.low)}, {_num(e.high)}]"
-
-
-def _p(p: float) -> str:
-    return "-" if math.isnan(p) else ("<1e-4" if p < 1e-4 else f"{p:.3g}")
+    return fmt.interval(e, fixed=True)
 
 
 def ranking_rows(outcome: ExperimentOutcome) -> list[list[str]]:
@@ -34,8 +25,10 @@ def ranking_rows(outcome: ExperimentOutcome) -> list[list[str]]:
         if vs is None:
             delta, p = ("baseline" if r.label == outcome.baseline else "-"), "-"
         else:
-            delta = f"{_num(vs.mean_diff, True)} [{_num(vs.low, True)}, {_num(vs.high, True)}]"
-            p = _p(vs.p_value)
+            delta = fmt.interval(
+                Estimate(vs.mean_diff, vs.low, vs.high, vs.n), fixed=True, sign=True
+            )
+            p = fmt.p_value(vs.p_value)
         flags = [f"diverged {r.diverged}/{r.seeds}"] if r.diverged else []
         flags += [f"overfitting {r.overfitting}/{r.seeds}"] if r.overfitting else []
         rows.append([
@@ -99,20 +92,9 @@ def markdown(outcome: ExperimentOutcome, figures: Mapping[str, str] | None = Non
 def _html_table(
     head: tuple[str, ...], rows: list[list[str]], verdict_col: int | None = None
 ) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
-    for row in rows:
-        cells = []
-        for i, c in enumerate(row):
-            cls = f' class="{c.lower()}"' if i == verdict_col else ""
-            cells.append(f"<td{cls}>{html.escape(c)}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    return "\n".join(out) + "</table>"
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}
-table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px}
-th{background:#f4f4f4}.confirmed{background:#d9f2d9}.refuted{background:#f8d7d7}
-.inconclusive{background:#fff3cd}img{max-width:100%}"""
+    cells = [[escape(c) for c in row] for row in rows]
+    classes = None if verdict_col is None else {verdict_col: [r[verdict_col].lower() for r in rows]}
+    return table([escape(h) for h in head], cells, cell_class=classes)
 
 
 def html_page(
@@ -121,7 +103,7 @@ def html_page(
     """A self-contained HTML page: verdicts, ranking, figures (``alt -> data URI``) and links to
     each sweep's full report (``sweep -> relative path``)."""
     x, v = outcome.experiment, outcome.variant
-    esc = html.escape
+    esc = escape
     body = [
         f"<h1>{esc(x.name)}: {esc(x.title)}</h1>",
         f"<p>{esc(x.source)}</p>",
@@ -139,5 +121,4 @@ def html_page(
         *[f"<li>{esc(d)}</li>" for d in x.differences],
         "</ul>",
     ]
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(x.name)}</title>"
-            f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")  # fmt: skip
+    return page(x.name, "\n".join(body))

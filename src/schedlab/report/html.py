@@ -9,7 +9,6 @@ with a fix spec), and one detail section per schedule (curves with the rate, per
 from __future__ import annotations
 
 import base64
-import html
 import math
 import os
 import re
@@ -23,7 +22,9 @@ from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import Ranking, rank
 from schedlab.lab.runs.rows import EpochRow, RunRow
 from schedlab.lab.runs.store import DONE, RunStore
+from schedlab.report import format as fmt
 from schedlab.report import plots
+from schedlab.report.page import escape, page, table
 from schedlab.report.summary import (
     METRIC_NAMES,
     ReportWarning,
@@ -34,30 +35,7 @@ from schedlab.report.summary import (
     warnings_for,
 )
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;
- color:#1d2330;background:#f6f7f9;line-height:1.45}
-main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff;min-height:100vh}
-h1{font-size:1.6em;margin:.2em 0 .1em}h2{font-size:1.25em;margin:1.6em 0 .5em;
- border-bottom:2px solid #e3e6eb;padding-bottom:.2em}h3{font-size:1.05em;margin:1.2em 0 .4em}
-.meta{color:#5b6474;font-size:.9em}
-.rec{background:#eef6ee;border-left:5px solid #2ca02c;padding:10px 16px;border-radius:4px}
-.rec p{margin:.35em 0}
-table{border-collapse:collapse;width:100%;font-size:.88em;margin:.4em 0}
-th,td{border-bottom:1px solid #e3e6eb;padding:5px 8px;text-align:left;vertical-align:top}
-th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;
- background:#f0f2f5;padding:1px 4px;border-radius:3px;word-break:break-all}
-img{max-width:100%;height:auto;display:block;margin:.5em 0}
-.warn{border-left:4px solid #e8a33d;background:#fdf6ea;padding:6px 12px;margin:.4em 0;border-radius:3px}
-.warn.bad{border-color:#d62728;background:#fcefef}
-.id{font-weight:700;margin-right:.4em}.ok{color:#2b7a2b}
-.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.4em}
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+_e = escape
 
 
 def _md(text: str) -> str:
@@ -73,36 +51,18 @@ def _img(fig: Any, alt: str) -> str:
 
 
 def _num(x: float | None, digits: int = 4) -> str:
-    return "&ndash;" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
-
-
-def _signed(x: float) -> str:
-    """``+0.0123``; differences below 1e-12 (float noise of equal values) print as ``+0``."""
-    if math.isnan(x):
-        return "&ndash;"
-    return "+0" if abs(x) < 1e-12 else f"{x:+.3g}"
+    return fmt.number(x, digits)
 
 
 def _ci(est: Any) -> str:
-    if est is None:
-        return "&ndash;"
-    if est.n < 2 or math.isnan(est.low):
-        return _num(est.mean)
-    return f"{_num(est.mean)} <span class=meta>[{_num(est.low)}, {_num(est.high)}]</span>"
+    """``mean [low, high]`` with the interval in the muted style."""
+    text = fmt.interval(est)
+    mean, _, rest = text.partition(" ")
+    return f"{mean} <span class=meta>{rest}</span>" if rest else text
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    th = "".join(f"<th>{h}</th>" for h in head)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-            for i, c in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    return table(head, rows, numeric)
 
 
 def _ranking_table(ranking: Ranking, colors: Mapping[str, str]) -> str:
@@ -120,14 +80,15 @@ def _ranking_table(ranking: Ranking, colors: Mapping[str, str]) -> str:
     rows = []
     for i, r in enumerate(ranking.rows, 1):
         vs = r.vs_baseline
-        diff = "baseline" if r.label == ranking.baseline else "&ndash;"
+        diff = "baseline" if r.label == ranking.baseline else fmt.MISSING
         if vs is not None and vs.n:
-            diff = _signed(vs.mean_diff)
+            diff = fmt.difference(vs.mean_diff)
             if vs.n >= 2 and not math.isnan(vs.low):
-                diff += f" <span class=meta>[{_signed(vs.low)}, {_signed(vs.high)}]</span>"
-        p = _num(vs.p_value, 2) if vs is not None else "&ndash;"
+                low, high = fmt.difference(vs.low), fmt.difference(vs.high)
+                diff += f" <span class=meta>[{low}, {high}]</span>"
+        p = fmt.p_value(vs.p_value) if vs is not None else fmt.MISSING
         ett = (
-            "&ndash;"
+            fmt.MISSING
             if r.epochs_to_target is None
             else (f"{_num(r.epochs_to_target.mean, 3)} ({r.reached}/{len(r.seeds)})")
         )
@@ -312,10 +273,4 @@ def render_report(
             ),
             _seed_table(members, histories),
         ]
-    body = "\n".join(parts)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>schedlab report: {_e(sweep)}</title><style>{_CSS}</style></head>"
-        f"<body><main>\n{body}\n</main></body></html>\n"
-    )
+    return page(f"schedlab report: {sweep}", "\n".join(parts))

@@ -12,6 +12,7 @@ from typing import Any
 
 from schedlab.lab.analysis.stats import Ranking, ScheduleResult
 from schedlab.lab.runs.rows import RunRow
+from schedlab.report import format as fmt
 from schedlab.schedules.checks import Finding, RunContext, check
 
 METRIC_NAMES = {
@@ -94,13 +95,13 @@ def warnings_for(result: ScheduleResult, findings: Sequence[Finding]) -> list[Re
 
 
 def _fmt(x: float) -> str:
-    return "n/a" if x is None or math.isnan(x) else f"{x:.4g}"
+    return fmt.number(x)
 
 
 def _ci(est: Any) -> str:
     if est.n < 2 or math.isnan(est.low):
         return f"{_fmt(est.mean)} (1 seed, no interval)"
-    return f"{_fmt(est.mean)} (95% CI {_fmt(est.low)} to {_fmt(est.high)}, {est.n} seeds)"
+    return f"{fmt.interval(est)} (95% CI, {est.n} seeds)"
 
 
 def _overlap(a: ScheduleResult, b: ScheduleResult) -> bool:
@@ -143,7 +144,7 @@ def recommendation(ranking: Ranking, findings: Mapping[str, Sequence[Finding]]) 
         verdict = "a significant difference" if vs.p_value < 0.05 else "not significant"
         out.append(
             f"Against the baseline **{vs.baseline}** it {gain} {abs(vs.mean_diff):.3g} in {metric} "
-            f"(paired over {vs.n} seeds, p = {vs.p_value:.2g}: {verdict})."
+            f"(paired over {vs.n} seeds, p = {fmt.p_value(vs.p_value)}: {verdict})."
         )
     if best.overfitting:
         out.append(
