@@ -8,15 +8,13 @@ runs it); :func:`train_group` drives it in this process and records every epoch.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from schedlab.lab.runs.store import DONE, EpochResult, RunStore
 from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.train.checkpoint import dump_state, load_state
-from schedlab.lab.train.config import Member, TrainConfig
-
-if TYPE_CHECKING:
-    from schedlab.lab.data.datasets import Dataset
+from schedlab.lab.train.config import Member
+from schedlab.lab.train.setup import TrainSetup
 
 
 def pending_groups(store: RunStore, run_ids: Sequence[int], epochs: int) -> dict[int, list[int]]:
@@ -47,18 +45,16 @@ def group_members(
 
 
 def train_epochs(
-    config: TrainConfig,
-    dataset: Dataset,
+    config: TrainSetup,
+    dataset: Any,
     members: Sequence[Member],
     states: Sequence[bytes] | None,
     device: str,
 ) -> Iterator[tuple[list[Any], list[bytes], bool]]:
     """Train ``members`` (restored from checkpoint bytes ``states``) to the end, yielding after each
     epoch ``(records, checkpoints, finished)``.  Pure: no store (any backend's worker runs this)."""
-    from schedlab.lab.train.trainer import BatchedTrainer
-
     loaded = None if states is None else [load_state(blob) for blob in states]
-    trainer = BatchedTrainer(config, dataset, members, device=device, states=loaded)
+    trainer = config.trainer(dataset, members, device=device, states=loaded)
     while trainer.epoch < config.epochs:
         records = trainer.run_epoch()
         blobs = [dump_state(trainer.member_state(i)) for i in range(len(members))]
@@ -67,8 +63,8 @@ def train_epochs(
 
 def train_group(
     store: RunStore,
-    config: TrainConfig,
-    dataset: Dataset,
+    config: TrainSetup,
+    dataset: Any,
     run_ids: list[int],
     start: int,
     device: str,

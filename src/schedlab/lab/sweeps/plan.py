@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schedlab.errors import ConfigError, SpecError
-from schedlab.lab.train.config import TrainConfig
+from schedlab.lab.train.setup import TrainSetup
 from schedlab.schedules.plateau import policy_from_spec
 
 _LABELLED = re.compile(r"^\s*([A-Za-z0-9_.+\-]+)\s*=(?!=)\s*(.+)$", re.DOTALL)
@@ -40,7 +40,7 @@ class SweepPlan:
     """A sweep to run: ``schedules`` as ``(label, canonical text)``, each trained with every seed."""
 
     name: str
-    config: TrainConfig
+    config: TrainSetup
     schedules: tuple[tuple[str, str], ...]
     seeds: tuple[int, ...]
 
@@ -58,7 +58,7 @@ class SweepPlan:
 
 
 def make_plan(
-    config: TrainConfig,
+    config: TrainSetup,
     schedules: Sequence[tuple[str | None, str | dict] | str | dict],
     seeds: Sequence[int],
     name: str | None = None,
@@ -89,7 +89,8 @@ def make_plan(
         raise ConfigError("sweep: give at least one seed")
     body = {"config": config.to_dict(), "schedules": pairs, "seeds": list(seeds)}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
-    default = f"{config.dataset}-{config.model}-{config.optimizer}-{digest}"
+    names = config.to_dict()
+    default = f"{names['dataset']}-{names['model']}-{names['optimizer']}-{digest}"
     return SweepPlan(name or default, config, tuple(pairs), tuple(int(s) for s in seeds))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from schedlab.errors import ConfigError, StoreError
 from schedlab.lab.runs.store import RunStore
@@ -25,7 +25,7 @@ from schedlab.lab.sweeps.plan import SweepPlan
 from schedlab.validate import is_int
 
 if TYPE_CHECKING:
-    from schedlab.lab.data.datasets import Dataset
+    pass
 
 #: called with (member-epochs done, member-epochs to do) during :func:`run_sweep`.
 ProgressFn = Callable[[int, int], None]
@@ -86,7 +86,7 @@ def run_sweep(
     progress: ProgressFn | None = None,
     backend: SweepBackend | None = None,
     trackers: Sequence[Tracker] = (),
-    dataset: Dataset | None = None,
+    dataset: Any = None,
 ) -> SweepOutcome:
     """Run (or resume) ``plan`` into ``store``; up to ``group_size`` runs train together.
 
@@ -114,7 +114,7 @@ def _run_sweep(
     progress: ProgressFn | None,
     backend: SweepBackend,
     trackers: Sequence[Tracker],
-    dataset: Dataset | None,
+    dataset: Any,
 ) -> SweepOutcome:
     config = plan.config
     store.ensure_sweep(plan.name, plan.to_dict())

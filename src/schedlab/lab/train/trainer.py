@@ -105,6 +105,7 @@ class BatchedTrainer:
             )
         _check_task(config, dataset)
         self.config = config
+        self.engine = "stacked (built-in batched model)"
         self.members = tuple(members)
         self.device = _device(device)
         self._classification = dataset.task == "classification"

@@ -8,12 +8,11 @@ process, so the run store keeps a single writer whatever runs the training.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from schedlab.lab.data.datasets import Dataset
     from schedlab.lab.runs.tracking import Recorder
-    from schedlab.lab.train.config import TrainConfig
+    from schedlab.lab.train.setup import TrainSetup
 
 
 class SweepBackend(Protocol):
@@ -22,8 +21,8 @@ class SweepBackend(Protocol):
     def train(
         self,
         recorder: Recorder,
-        config: TrainConfig,
-        dataset: Dataset,
+        config: TrainSetup,
+        dataset: Any,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,

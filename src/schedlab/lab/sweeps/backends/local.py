@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from schedlab.lab.sweeps.groups import train_group
 
 if TYPE_CHECKING:
-    from schedlab.lab.data.datasets import Dataset
     from schedlab.lab.runs.tracking import Recorder
-    from schedlab.lab.train.config import TrainConfig
+    from schedlab.lab.train.setup import TrainSetup
 
 
 class LocalBackend:
@@ -19,8 +18,8 @@ class LocalBackend:
     def train(
         self,
         recorder: Recorder,
-        config: TrainConfig,
-        dataset: Dataset,
+        config: TrainSetup,
+        dataset: Any,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.lab.data.datasets import Dataset
 from schedlab.lab.runs.store import EpochResult
 from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.sweeps.groups import group_members, pending_groups, train_epochs
-from schedlab.lab.train.config import Member, TrainConfig
+from schedlab.lab.train.config import Member
+from schedlab.lab.train.setup import TrainSetup
 
 #: the process title of a worker running a group (``ray::group_task``), e.g. for ``ps``.
 TASK_NAME = "group_task"
@@ -45,8 +45,10 @@ class _Job:
     retries: int = 0
 
 
-def _writable(dataset: Dataset) -> Dataset:
-    """The dataset with its arrays copied out of Ray's read-only shared memory."""
+def _writable(dataset: Any) -> Any:
+    """The dataset with its numpy arrays copied out of Ray's read-only shared memory."""
+    if not dataclasses.is_dataclass(dataset):
+        return dataset
     arrays = {
         f.name: np.array(getattr(dataset, f.name))
         for f in dataclasses.fields(dataset)
@@ -56,8 +58,8 @@ def _writable(dataset: Dataset) -> Dataset:
 
 
 def group_task(
-    config: TrainConfig,
-    dataset: Dataset,
+    config: TrainSetup,
+    dataset: Any,
     members: Sequence[Member],
     states: Sequence[bytes] | None,
     device: str,
@@ -146,8 +148,8 @@ class RayBackend:
     def train(
         self,
         recorder: Recorder,
-        config: TrainConfig,
-        dataset: Dataset,
+        config: TrainSetup,
+        dataset: Any,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,
@@ -166,8 +168,8 @@ class RayBackend:
         self,
         ray: Any,
         recorder: Recorder,
-        config: TrainConfig,
-        dataset: Dataset,
+        config: TrainSetup,
+        dataset: Any,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,
