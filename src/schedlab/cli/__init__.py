@@ -28,11 +28,7 @@ _COMMAND_MODULES = (
 
 def _register() -> None:
     for name in _COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:  # a real missing dependency, not a module still to be written
-                raise
+        importlib.import_module(name)
 
 
 def main() -> None:

@@ -6,8 +6,6 @@ writes the report.  Bad flags or config keys exit with status 2 and a one-line e
 
 from __future__ import annotations
 
-import inspect
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,25 +60,6 @@ def _progress_bar(console: Console, name: str) -> tuple[Any, Callable[[int, int]
         bar.update(task, completed=done, total=total)
 
     return bar, update
-
-
-def _write_report(
-    store: Any, sweep: str, out: Path, console: Console, **options: Any
-) -> Path | None:
-    """Call ``schedlab.report.html.write_report`` if it is importable, passing the ``options``
-    (metric, baseline) it accepts; otherwise say that the report was skipped."""
-    try:
-        from schedlab.report.html import write_report
-    except ImportError:
-        console.print(
-            "note: the HTML report writer (schedlab.report.html) is not installed; skipped"
-        )
-        return None
-    accepted = inspect.signature(write_report).parameters
-    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
-    path = write_report(store, sweep, out, **kwargs)
-    console.print(f"report: {path}")
-    return path
 
 
 @app.command()
@@ -160,58 +139,47 @@ def compare(
     overrides["schedules"] = schedule or None
     console = _console()
     with _errors():
+        from schedlab.cli.lab_tables import ranking_table
         from schedlab.cli.tracking_options import finish_trackers, make_trackers
-        from schedlab.lab.analysis.stats import find_baseline, rank
-        from schedlab.lab.runs.store import RunStore
-        from schedlab.lab.sweeps import make_plan, run_sweep
         from schedlab.lab.sweeps.backends import make_backend
+        from schedlab.lab.sweeps.compare import check_output_folder, run_comparison
         from schedlab.lab.sweeps.settings import build_settings, read_config_file
 
         settings = build_settings(read_config_file(config) if config else {}, overrides)
-        plan = make_plan(settings.config, settings.schedules, settings.seeds, settings.name)
-        find_baseline(settings.baseline, dict(plan.schedules))
+        out_dir = check_output_folder(settings.out, "--out")  # before training, not after
         runner = make_backend(backend, address=address, workers=ray_workers)
         trackers = make_trackers(
             track, tracking_uri=tracking_uri, experiment=experiment,
-            logdir=tb_logdir or Path(settings.out) / "tensorboard",
+            logdir=tb_logdir or out_dir / "tensorboard",
         )  # fmt: skip
-        with RunStore(settings.store) as run_store:
-            bar, update = _progress_bar(Console(stderr=True), plan.name)
-            try:
-                with bar:
-                    outcome = run_sweep(
-                        run_store, plan, device=settings.device, group_size=settings.group_size,
-                        data_root=settings.data_root, progress=update, backend=runner,
-                        trackers=trackers,
-                    )  # fmt: skip
-            except KeyboardInterrupt:
-                console.print("interrupted: rerun the same command to resume")
-                raise typer.Exit(130) from None
-            console.print(
-                f"sweep {plan.name}: {len(outcome.run_ids)} runs in {settings.store} "
-                f"({outcome.skipped} already done, {outcome.resumed} resumed, "
-                f"{outcome.started} started)"
-            )
-            ranking = rank(
-                run_store, plan.name, baseline=settings.baseline,
-                metric=settings.metric or "val_acc", target=settings.target,
-            )  # fmt: skip
-            from schedlab.cli.lab_tables import ranking_table
-
-            console.print(ranking_table(ranking))
-            out_dir = Path(settings.out)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            ranking_path = out_dir / "ranking.json"
-            ranking_path.write_text(json.dumps(ranking.to_dict(), indent=2) + "\n")
-            console.print(f"ranking: {ranking_path}")
-            report_path = None
-            if report:
-                report_path = _write_report(
-                    run_store, plan.name, out_dir, console, metric=ranking.metric,
-                    baseline=ranking.baseline,
+        bar, update = _progress_bar(Console(stderr=True), "sweep")
+        try:
+            with bar:
+                result = run_comparison(
+                    settings.config, settings.schedules, settings.seeds, store=settings.store,
+                    name=settings.name, baseline=settings.baseline, metric=settings.metric,
+                    target=settings.target, device=settings.device,
+                    group_size=settings.group_size, data_root=settings.data_root,
+                    backend=runner, trackers=trackers, progress=update,
                 )  # fmt: skip
-            for line in finish_trackers(trackers, plan.name, [ranking_path, report_path]):
-                console.print(line)
+        except KeyboardInterrupt:
+            console.print("interrupted: rerun the same command to resume")
+            raise typer.Exit(130) from None
+        outcome = result.outcome
+        console.print(
+            f"sweep {result.name}: {len(outcome.run_ids)} runs in {settings.store} "
+            f"({outcome.skipped} already done, {outcome.resumed} resumed, "
+            f"{outcome.started} started)" + (f"; engine: {result.engine}" if result.engine else "")
+        )
+        console.print(ranking_table(result.ranking))
+        ranking_path = result.save_ranking(out_dir)
+        console.print(f"ranking: {ranking_path}")
+        report_path = None
+        if report:
+            report_path = result.report(out_dir)
+            console.print(f"report: {report_path}")
+        for line in finish_trackers(trackers, result.name, [ranking_path, report_path]):
+            console.print(line)
 
 
 @app.command()

@@ -144,6 +144,13 @@ class Recorder:
                 )
         self._store = StoreTracker(store)
         self._runs: dict[int, RunInfo] = {}
+        #: the engines that trained the groups recorded (in order of first use, no repeats)
+        self.engines: list[str] = []
+
+    def note_engine(self, engine: str) -> None:
+        """Remember which engine trained a group (shown to the user at the end)."""
+        if engine not in self.engines:
+            self.engines.append(engine)
 
     def _infos(self, run_ids: Sequence[int], start_epoch: int) -> list[RunInfo]:
         rows = {r.id: r for r in self.store.runs(self.sweep, id=list(run_ids))}

@@ -50,15 +50,16 @@ def train_epochs(
     members: Sequence[Member],
     states: Sequence[bytes] | None,
     device: str,
-) -> Iterator[tuple[list[Any], list[bytes], bool]]:
+) -> Iterator[tuple[list[Any], list[bytes], bool, str]]:
     """Train ``members`` (restored from checkpoint bytes ``states``) to the end, yielding after each
-    epoch ``(records, checkpoints, finished)``.  Pure: no store (any backend's worker runs this)."""
+    epoch ``(records, checkpoints, finished, engine)``.  Pure: no store (any backend's worker
+    runs this)."""
     loaded = None if states is None else [load_state(blob) for blob in states]
     trainer = config.trainer(dataset, members, device=device, states=loaded)
     while trainer.epoch < config.epochs:
         records = trainer.run_epoch()
         blobs = [dump_state(trainer.member_state(i)) for i in range(len(members))]
-        yield records, blobs, trainer.epoch >= config.epochs
+        yield records, blobs, trainer.epoch >= config.epochs, trainer.engine
 
 
 def train_group(
@@ -76,7 +77,10 @@ def train_group(
     recorder.start(run_ids, start)
     status = "interrupted"
     try:
-        for records, blobs, finished in train_epochs(config, dataset, members, states, device):
+        for records, blobs, finished, engine in train_epochs(
+            config, dataset, members, states, device
+        ):
+            recorder.note_engine(engine)
             recorder.epoch([
                 EpochResult(run_id, rec, blob, finished)
                 for run_id, rec, blob in zip(run_ids, records, blobs, strict=True)

@@ -42,6 +42,8 @@ class SweepOutcome:
     resumed: int
     started: int
     epochs_trained: int
+    #: the engines that trained the groups (empty when nothing was left to train)
+    engines: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -141,4 +143,7 @@ def _run_sweep(
         if progress:
             progress(done, total)
     resumed = sum(len(g) for s, g in groups.items() if s > 0)
-    return SweepOutcome(plan.name, tuple(ids), outcome.skipped, resumed, todo - resumed, done)
+    return SweepOutcome(
+        plan.name, tuple(ids), outcome.skipped, resumed, todo - resumed, done,
+        tuple(recorder.engines),
+    )  # fmt: skip

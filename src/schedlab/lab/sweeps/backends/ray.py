@@ -4,7 +4,7 @@ A group (up to ``group_size`` runs that continue from the same epoch) becomes a 
 task sized to one worker (``num_cpus`` = the cluster's CPUs / ``workers``; with ``device="cuda"``
 also ``num_gpus`` = its GPUs / ``workers``, at most 1).  The task runs
 :func:`schedlab.lab.sweeps.groups.train_epochs` -- the very code of the local backend -- and yields
-``(records, checkpoints, finished)`` after every epoch; the driver commits each one to the run
+``(records, checkpoints, finished, engine)`` after every epoch; the driver commits each one to the run
 store (and the trackers) as it arrives, so the store has one writer and the same checkpoints as a
 local sweep: a sweep started on one backend resumes on the other.
 
@@ -64,7 +64,7 @@ def group_task(
     states: Sequence[bytes] | None,
     device: str,
     threads: int,
-) -> Iterator[tuple[list[Any], list[bytes], bool]]:
+) -> Iterator[tuple[list[Any], list[bytes], bool, str]]:
     """The body of a Ray task: train one group, yielding each epoch (see :func:`train_epochs`)."""
     import torch
 
@@ -201,7 +201,7 @@ class RayBackend:
                 (gen,), _ = ray.wait(list(active), num_returns=1)
                 job = active[gen]
                 try:
-                    records, blobs, finished = ray.get(next(gen))
+                    records, blobs, finished, engine = ray.get(next(gen))
                 except StopIteration:
                     del active[gen]
                     continue
@@ -224,6 +224,7 @@ class RayBackend:
                         _Job(tuple(ids), start, job.retries + 1) for start, ids in again.items()
                     )
                     continue
+                recorder.note_engine(engine)
                 recorder.epoch([
                     EpochResult(run_id, rec, blob, finished)
                     for run_id, rec, blob in zip(job.run_ids, records, blobs, strict=True)
