@@ -14,7 +14,7 @@ from schedlab.lab.runs.store import DONE, EpochResult, RunStore
 from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.train.checkpoint import dump_state, load_state
 from schedlab.lab.train.config import Member
-from schedlab.lab.train.setup import TrainSetup
+from schedlab.lab.train.setup import TrainSetup, group_trainer
 
 
 def pending_groups(store: RunStore, run_ids: Sequence[int], epochs: int) -> dict[int, list[int]]:
@@ -55,7 +55,7 @@ def train_epochs(
     epoch ``(records, checkpoints, finished, engine)``.  Pure: no store (any backend's worker
     runs this)."""
     loaded = None if states is None else [load_state(blob) for blob in states]
-    trainer = config.trainer(dataset, members, device=device, states=loaded)
+    trainer = group_trainer(config, dataset, members, device=device, states=loaded)
     while trainer.epoch < config.epochs:
         records = trainer.run_epoch()
         blobs = [dump_state(trainer.member_state(i)) for i in range(len(members))]

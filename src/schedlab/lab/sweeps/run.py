@@ -22,6 +22,7 @@ from schedlab.lab.runs.tracking import Recorder, Tracker
 from schedlab.lab.sweeps.backends import LocalBackend, SweepBackend
 from schedlab.lab.sweeps.groups import pending_groups
 from schedlab.lab.sweeps.plan import SweepPlan
+from schedlab.lab.train.setup import load_data
 from schedlab.validate import is_int
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def run_sweep(
     this process; e.g. :class:`schedlab.lab.sweeps.backends.ray.RayBackend`); this process alone
     writes the store.  ``trackers``: mirrors (MLflow, TensorBoard, ...) called after the store as
     epochs finish.  ``dataset``: the data, already loaded (default: ``load_dataset`` of the
-    config's dataset, from ``data_root``), loaded only when something is left to train.
+    setup's data, from ``data_root``), loaded only when something is left to train.
     """
     if not (is_int(group_size) and group_size >= 1):
         raise ConfigError(f"run_sweep: group_size must be an integer >= 1; got {group_size!r}")
@@ -128,12 +129,7 @@ def _run_sweep(
     if not todo:
         return outcome
     if dataset is None:
-        from schedlab.lab.data.datasets import load_dataset
-
-        dataset = load_dataset(
-            config.dataset, root=data_root, train_size=config.train_size,
-            val_fraction=config.val_fraction, seed=config.data_seed,
-        )  # fmt: skip
+        dataset = load_data(config, data_root)
     done = 0
     if progress:
         progress(0, total)

@@ -10,16 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from schedlab.errors import ConfigError
 from schedlab.validate import is_finite_real, is_int
-
-if TYPE_CHECKING:
-    from schedlab.lab.data.datasets import Dataset
-    from schedlab.lab.train.trainer import BatchedTrainer
 
 MODELS: tuple[str, ...] = ("mlp", "mlp2", "cnn", "vit", "linear")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
@@ -133,29 +129,6 @@ class TrainConfig:
     def config_hash(self) -> str:
         """Stable sha256 (hex) of the canonical JSON of :meth:`to_dict` (sorted keys, no spaces)."""
         return json_hash(self.to_dict())
-
-    def load_data(self, root: str | None = None) -> Dataset:
-        """The dataset ``self.dataset`` from ``root`` (or the usual places), subsampled and split
-        as configured (see :func:`schedlab.lab.data.datasets.load_dataset`)."""
-        from schedlab.lab.data.datasets import load_dataset
-
-        return load_dataset(
-            self.dataset, root=root, train_size=self.train_size,
-            val_fraction=self.val_fraction, seed=self.data_seed,
-        )  # fmt: skip
-
-    def trainer(
-        self,
-        data: Dataset,
-        members: Sequence[Member],
-        *,
-        device: str = "cpu",
-        states: Sequence[dict | None] | None = None,
-    ) -> BatchedTrainer:
-        """The batched trainer of the built-in models (one stacked model for the group)."""
-        from schedlab.lab.train.trainer import BatchedTrainer
-
-        return BatchedTrainer(self, data, members, device=device, states=states)
 
 
 def json_hash(value: Any) -> str:

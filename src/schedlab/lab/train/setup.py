@@ -1,11 +1,12 @@
 """What a sweep needs of a training setup, whoever defines it (built-in or the user's own code).
 
 A *setup* says how every run of a sweep trains except its schedule and seed:
-:class:`~schedlab.lab.train.config.TrainConfig` (the built-in models and datasets, by name) and
-:class:`~schedlab.lab.train.task.UserTask` (the user's model factory, data, loss and optimizer)
-are the two.  Sweeps, backends and the store see only this protocol: the setup's identity
-(``to_dict``/``config_hash``, stored with every run), its data, and a *trainer* for a group of
-members that trains them epoch by epoch and hands back each member's checkpoint.
+:class:`~schedlab.lab.train.config.TrainConfig` (the built-in models and datasets, by name: a plain
+value) and :class:`~schedlab.lab.train.task.UserTask` (the user's model factory, data, loss and
+optimizer) are the two.  Sweeps, backends and the store see only the setup's identity
+(``to_dict``/``config_hash``, stored with every run, and ``epochs``) and call
+:func:`load_data` and :func:`group_trainer` here: a *trainer* for a group of members trains them
+epoch by epoch and hands back each member's checkpoint.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from schedlab.lab.train.config import Member
+from schedlab.lab.train.config import Member, TrainConfig
 from schedlab.lab.train.records import EpochRecord
 
 
@@ -39,7 +40,7 @@ class GroupTrainer(Protocol):
 
 
 @runtime_checkable
-class TrainSetup(Protocol):
+class TrainSetup(Protocol):  # TrainConfig, or a task that also has load_data() and trainer()
     """How every run of a sweep trains, except its schedule and seed."""
 
     #: epochs per run
@@ -54,17 +55,34 @@ class TrainSetup(Protocol):
         """sha256 of the canonical JSON of :meth:`to_dict`: part of every run's identity."""
         ...
 
-    def load_data(self, root: str | None = None) -> Any:
-        """The data the trainers read (loaded once per sweep, only when something is left)."""
-        ...
 
-    def trainer(
-        self,
-        data: Any,
-        members: Sequence[Member],
-        *,
-        device: str = "cpu",
-        states: Sequence[dict | None] | None = None,
-    ) -> GroupTrainer:
-        """A trainer for ``members``, restored from ``states`` (``member_state`` payloads)."""
-        ...
+def load_data(setup: TrainSetup, root: str | None = None) -> Any:
+    """The data ``setup``'s trainers read (loaded once per sweep, only when something is left):
+    the named dataset of a :class:`TrainConfig` (from ``root`` or the usual places), or the
+    task's own ``load_data(root)``."""
+    if isinstance(setup, TrainConfig):
+        from schedlab.lab.data.datasets import load_dataset
+
+        return load_dataset(
+            setup.dataset, root=root, train_size=setup.train_size,
+            val_fraction=setup.val_fraction, seed=setup.data_seed,
+        )  # fmt: skip
+    return setup.load_data(root)  # type: ignore[attr-defined]
+
+
+def group_trainer(
+    setup: TrainSetup,
+    data: Any,
+    members: Sequence[Member],
+    *,
+    device: str = "cpu",
+    states: Sequence[dict | None] | None = None,
+) -> GroupTrainer:
+    """A trainer for ``members`` of ``setup`` on ``data``, restored from ``states``
+    (``member_state`` payloads): the batched trainer of the built-in models for a
+    :class:`TrainConfig`, the task's own ``trainer(...)`` otherwise."""
+    if isinstance(setup, TrainConfig):
+        from schedlab.lab.train.trainer import BatchedTrainer
+
+        return BatchedTrainer(setup, data, members, device=device, states=states)
+    return setup.trainer(data, members, device=device, states=states)  # type: ignore[attr-defined]
