@@ -8,7 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from schedlab.lab.runs.store import SCHEMA_VERSION, EpochResult, RunStore
+from schedlab.lab.runs.store import _SCHEMA, SCHEMA_VERSION, EpochResult, RunStore
 from schedlab.lab.train.trainer import EpochRecord
 
 CONFIG = {"dataset": "digits", "model": "mlp", "optimizer": "sgd", "epochs": 2}
@@ -108,8 +108,36 @@ def test_commit_epoch_writes_everything_and_finishes(store) -> None:
     assert [e.epoch for e in epochs] == [0, 1]
     assert epochs[1].to_dict() == {
         "epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.5, "val_acc": 0.75,
-        "lr": 0.01, "seconds": 1.5, "diverged": False,
+        "lr": 0.01, "seconds": 1.5, "diverged": False, "extra": {},
     }  # fmt: skip
+
+
+def test_user_metrics_round_trip_with_nan(store) -> None:
+    (run,) = store.ensure_runs("sw", CONFIG, HASH, [("c", "constant(lr=0.1)", 0)])
+    store.start_runs([run], restart=True)
+    first = rec(0)
+    first.extra = {"val_f1": 0.25, "val_auc": math.nan}
+    store.commit_epoch([EpochResult(run, first, None, False)])
+    (row,) = store.epochs(run)
+    assert row.extra["val_f1"] == 0.25 and math.isnan(row.extra["val_auc"])
+    assert row.metric("val_f1") == 0.25 and row.metric("val_missing") is None
+
+
+def test_version_1_store_is_migrated_in_place(tmp_path) -> None:
+    path = tmp_path / "v1.sqlite"
+    db = sqlite3.connect(path)
+    schema = _SCHEMA.replace("    extra TEXT,\n", "")
+    db.executescript(schema + "; PRAGMA user_version=1;")
+    db.execute("INSERT INTO runs (config_hash, schedule, seed, dataset, model, optimizer, config, "
+               "epochs) VALUES ('h', 'constant(lr=0.1)', 0, 'd', 'm', 'o', '{}', 1)")  # fmt: skip
+    db.execute("INSERT INTO epochs (run_id, epoch, train_loss, val_loss, lr, seconds, diverged, "
+               "committed) VALUES (1, 0, 1.0, 2.0, 0.1, 1.0, 0, 'now')")  # fmt: skip
+    db.commit()
+    db.close()
+    with RunStore(path) as store:
+        (row,) = store.epochs(1)
+        assert (row.val_loss, row.extra) == (2.0, {})
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_one_transaction_per_epoch(store) -> None:

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from schedlab.errors import ConfigError
-from schedlab.lab.runs.rows import EPOCH_FIELDS
+from schedlab.lab.runs.rows import EPOCH_FIELDS, EpochRow
 from schedlab.lab.runs.store import RunStore
 
 FORMATS: tuple[str, ...] = ("csv", "json")
@@ -26,11 +26,18 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _flat(epoch: EpochRow) -> dict[str, Any]:
+    """An epoch row as one flat dict: its columns, then the user's metrics (``val_<name>``)."""
+    row = epoch.to_dict()
+    return {**row, **row.pop("extra")}
+
+
 def export_runs(store: RunStore, fmt: str, *, sweep: str | None = None, **filters: Any) -> str:
     """Runs (filtered as in :meth:`RunStore.runs`) and their epochs as ``csv`` or ``json`` text.
 
     CSV: one row per run and epoch, the run columns (``RUN_FIELDS``; ``id`` and ``seconds`` named
-    ``run_id`` and ``run_seconds``) then the epoch columns (:data:`EPOCH_FIELDS`); a run without epochs gives one row with empty epoch columns.
+    ``run_id`` and ``run_seconds``) then the epoch columns (:data:`EPOCH_FIELDS`, then the user's metrics);
+    a run without epochs gives one row with empty epoch columns.
     JSON: a list of runs, each with its ``config`` and an ``epochs`` list; NaN is ``null``.
     """
     if fmt not in FORMATS:
@@ -41,18 +48,19 @@ def export_runs(store: RunStore, fmt: str, *, sweep: str | None = None, **filter
         for run in runs:
             item = {k: getattr(run, k) for k in RUN_FIELDS} | {"config": dict(run.config)}
             item["epochs"] = [
-                {k: _json_safe(v) for k, v in e.to_dict().items()} for e in store.epochs(run.id)
+                {k: _json_safe(v) for k, v in _flat(e).items()} for e in store.epochs(run.id)
             ]
             items.append(item)
         return json.dumps(items, indent=2, allow_nan=False) + "\n"
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     renamed = {"id": "run_id", "seconds": "run_seconds"}
-    header = [renamed.get(f, f) for f in RUN_FIELDS] + list(EPOCH_FIELDS)
-    writer.writerow(header)
+    epochs = {run.id: [_flat(e) for e in store.epochs(run.id)] for run in runs}
+    extra = sorted({k for rows in epochs.values() for e in rows for k in e} - set(EPOCH_FIELDS))
+    columns = [*EPOCH_FIELDS, *extra]
+    writer.writerow([renamed.get(f, f) for f in RUN_FIELDS] + columns)
     for run in runs:
         head = [getattr(run, k) for k in RUN_FIELDS]
-        epochs = [e.to_dict() for e in store.epochs(run.id)] or [dict.fromkeys(EPOCH_FIELDS)]
-        for e in epochs:
-            writer.writerow(head + ["" if e[k] is None else e[k] for k in EPOCH_FIELDS])
+        for e in epochs[run.id] or [{}]:
+            writer.writerow(head + ["" if e.get(k) is None else e[k] for k in columns])
     return buf.getvalue()

@@ -75,17 +75,22 @@ class EpochRow:
     lr: float | None
     seconds: float
     diverged: bool
+    #: the user's own validation metrics, ``val_<name>`` (empty for the built-in models)
+    extra: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def metric(self, name: str) -> float | None:
-        """The value of metric ``name`` (one of :data:`METRIC_FIELDS`)."""
-        if name not in METRIC_FIELDS:
-            raise KeyError(f"metric must be one of {', '.join(METRIC_FIELDS)}; got {name!r}")
-        return getattr(self, name)
+        """The value of metric ``name``: one of :data:`METRIC_FIELDS` or a key of ``extra``
+        (``None`` where this epoch has no such value)."""
+        if name in METRIC_FIELDS:
+            return getattr(self, name)
+        return self.extra.get(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as a dict (epoch order of :data:`EPOCH_FIELDS`)."""
-        return dataclasses.asdict(self)
+        """Every field as a dict (the order of :data:`EPOCH_FIELDS`, then ``extra``)."""
+        return {**dataclasses.asdict(self), "extra": dict(self.extra)}
 
 
-#: the fields of :class:`EpochRow`, in order
-EPOCH_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(EpochRow))
+#: the columns of an epoch row, in order (``extra``, a JSON mapping, comes after them)
+EPOCH_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(EpochRow) if f.name != "extra"
+)

@@ -32,7 +32,7 @@ import numpy as np
 from schedlab.errors import StoreError
 from schedlab.lab.runs.rows import EPOCH_FIELDS, EpochRow, RunRow, SweepRow
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed")
 DONE: tuple[str, ...] = ("finished", "diverged")
 DEFAULT_STORE = "schedlab-runs.sqlite"
@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     epoch INTEGER NOT NULL,
     train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL,
     lr REAL, seconds REAL, diverged INTEGER NOT NULL,
+    extra TEXT,
     committed TEXT NOT NULL,
     PRIMARY KEY (run_id, epoch)
 );
@@ -111,6 +112,19 @@ def _real(value: float | None) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def _extra(values: Mapping[str, float] | None) -> str | None:
+    """The user's metrics as JSON (NaN as null; none: NULL)."""
+    if not values:
+        return None
+    return json.dumps({k: _real(v) for k, v in values.items()}, sort_keys=True)
+
+
+def _read_extra(text: str | None) -> dict[str, float]:
+    if not text:
+        return {}
+    return {k: math.nan if v is None else float(v) for k, v in json.loads(text).items()}
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,10 @@ class RunStore:
                     f"versions <= {SCHEMA_VERSION} (upgrade schedlab)"
                 )
             if version == SCHEMA_VERSION:
+                return
+            if version == 1:  # version 2 adds the user's own metrics of each epoch
+                self._db.execute("ALTER TABLE epochs ADD COLUMN extra TEXT")
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 return
             tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'")
             if tables.fetchone()[0]:
@@ -298,7 +316,8 @@ class RunStore:
     def epochs(self, run_id: int) -> list[EpochRow]:
         """The committed epochs of a run, in epoch order (a NaN loss reads back as NaN)."""
         rows = self._db.execute(
-            f"SELECT {', '.join(EPOCH_FIELDS)} FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)
+            f"SELECT {', '.join(EPOCH_FIELDS)}, extra FROM epochs WHERE run_id=? ORDER BY epoch",
+            (run_id,),
         ).fetchall()
         nan = math.nan
         return [
@@ -311,6 +330,7 @@ class RunStore:
                 lr=r["lr"],
                 seconds=r["seconds"],
                 diverged=bool(r["diverged"]),
+                extra=_read_extra(r["extra"]),
             )
             for r in rows
         ]
@@ -369,10 +389,11 @@ class RunStore:
                     )
                 self._db.execute(
                     "INSERT INTO epochs (run_id, epoch, train_loss, train_acc, val_loss, val_acc, "
-                    "lr, seconds, diverged, committed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "lr, seconds, diverged, extra, committed) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (res.run_id, rec.epoch, _real(rec.train_loss), _real(rec.train_acc),
                      _real(rec.val_loss), _real(rec.val_acc), _real(rec.lr), float(rec.seconds),
-                     int(bool(rec.diverged)), now),
+                     int(bool(rec.diverged)), _extra(getattr(rec, "extra", None)), now),
                 )  # fmt: skip
                 lrs = np.ascontiguousarray(rec.step_lrs, dtype="<f8").tobytes()
                 self._db.execute(

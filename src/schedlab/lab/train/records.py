@@ -5,7 +5,7 @@ Torch-free, so that reading a store (exports, trackers, reports) does not import
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,7 +18,8 @@ class EpochRecord:
     they were at each step); ``val_*`` use the weights at the end of the epoch.  Accuracies are
     ``None`` for regression.  ``lr`` is the rate of the epoch's last optimizer step and ``step_lrs``
     the rate of every step (float64; what the policy gave, even for a diverged member, which applies
-    none).  ``seconds`` is the wall time of the whole batched epoch.
+    none).  ``seconds`` is the wall time of the whole batched epoch.  ``extra`` holds the user's
+    own validation metrics, ``val_<name>`` (empty for the built-in models).
     """
 
     member: int
@@ -31,3 +32,4 @@ class EpochRecord:
     step_lrs: np.ndarray
     diverged: bool
     seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
