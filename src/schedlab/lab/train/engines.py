@@ -1,0 +1,147 @@
+"""Which engine trains a group of runs on the user's model, and why.
+
+``engine="auto"`` (the default) picks the *stacked* engine (:mod:`schedlab.lab.train.stacked`)
+when it can and says why not otherwise, picking the *per-run* engine
+(:mod:`schedlab.lab.train.perrun`):
+
+- the training split is not in memory (a dataset with random transforms, a loader factory);
+- a single run (nothing to stack);
+- the model does not run under ``torch.func.vmap`` (tried on two members and two samples: the
+  first line of the error is given);
+- K stacked copies of the model, its gradients and optimizer state would not fit in memory.
+
+``engine="stacked"`` insists (and fails with the reason); ``engine="per-run"`` always runs the
+plain loop.  The per-run engine runs ``workers`` runs at a time in worker processes (default: one
+per CPU core, at most the group's size; 1 on CUDA).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from schedlab.errors import ConfigError
+from schedlab.lab.train.config import Member
+
+if TYPE_CHECKING:
+    from schedlab.lab.train.task import UserTask
+
+#: the stacked engine is refused when its estimate exceeds this fraction of the free memory
+MEMORY_FRACTION = 0.5
+
+
+def torch_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` (``cpu``, ``cuda`` or ``cuda:N``, and available)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but torch.cuda.is_available() is False")
+    return dev
+
+
+def _free_memory(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _why_not_stacked(task: UserTask, members: Sequence[Member], device: torch.device) -> str | None:
+    """The reason the stacked engine cannot train ``members``, or ``None`` if it can."""
+    if not task.train.in_memory:
+        return task.train.why_not_tensors
+    if not task.val.in_memory:
+        return task.val.why_not_tensors
+    if len(members) < 2:
+        return "a single run"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = task.model()
+    size = sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()])
+    free = _free_memory(device)
+    need = 4 * size * len(members)  # weights, gradients, two slots of optimizer state
+    if free is not None and need > MEMORY_FRACTION * free:
+        return (
+            f"{len(members)} stacked copies need about {need / 2**20:.0f} MiB, more than half "
+            f"the free memory ({free / 2**20:.0f} MiB)"
+        )
+    return None
+
+
+def _probe_vmap(
+    task: UserTask, members: Sequence[Member], device: torch.device
+) -> tuple[str, str | None]:
+    """Run one training step of two members on two samples under vmap: ``(randomness, None)``
+    if it works (``"error"``, or ``"different"`` for models with random layers), or
+    ``("", reason)``."""
+    from schedlab.lab.train.stacked import StackedTrainer
+
+    probe = dataclasses.replace(task, batch_size=min(2, task.batch_size))
+    first_member = members[0]
+    pair = [first_member, Member(first_member.schedule, first_member.seed + 1)]
+    last: Exception | None = None
+    for randomness in ("error", "different"):
+        try:
+            trainer = StackedTrainer(probe, pair, device=device, randomness=randomness)
+            x, y = task.train.x[:2].to(device), task.train.y[:2].to(device)  # type: ignore[index]
+            xs, ys = x.unsqueeze(0).expand(2, *x.shape), y.unsqueeze(0).expand(2, *y.shape)
+            with torch.random.fork_rng(devices=[]):
+                trainer._step(trainer.params, trainer.buffers, xs, ys)
+                trainer.template.eval()
+                trainer._eval(trainer.params, trainer.buffers, x)
+            return randomness, None
+        except Exception as err:  # any failure means: not vmappable as written
+            last = err
+            if randomness == "error" and "randomness" in str(err):
+                continue
+            break
+    first = str(last).strip().splitlines()[0] if last is not None and str(last).strip() else ""
+    return (
+        "",
+        f"the model does not run under torch.func.vmap ({type(last).__name__}: {first[:160]})",
+    )
+
+
+def make_trainer(
+    task: UserTask,
+    members: Sequence[Member],
+    *,
+    device: str | torch.device = "cpu",
+    states: Sequence[dict | None] | None = None,
+) -> Any:
+    """The trainer of ``members`` for ``task.engine`` (see the module docstring)."""
+    from schedlab.lab.train.perrun import PerRunTrainer
+    from schedlab.lab.train.stacked import StackedTrainer
+
+    dev = torch_device(device)
+    reason = None if task.engine == "per-run" else _why_not_stacked(task, members, dev)
+    randomness = "error"
+    if reason is None and task.engine != "per-run":
+        randomness, reason = _probe_vmap(task, members, dev)
+    if task.engine == "stacked" and reason is not None:
+        raise ConfigError(f"engine 'stacked' cannot train this model: {reason}")
+    if reason is None and task.engine != "per-run":
+        trainer = StackedTrainer(task, members, device=dev, states=states, randomness=randomness)
+        if randomness == "different":
+            trainer.engine += "; random layers draw independently per run"
+        return trainer
+    if task.engine == "per-run":
+        reason = "engine='per-run'"
+    else:
+        warnings.warn(f"schedlab: the per-run engine trains this group: {reason}", stacklevel=2)
+    workers = task.workers or (1 if dev.type == "cuda" else os.cpu_count() or 1)
+    return PerRunTrainer(
+        task, members, device=dev, states=states, workers=min(workers, len(members)),
+        reason=reason or "",
+    )  # fmt: skip

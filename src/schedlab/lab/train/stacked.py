@@ -1,0 +1,224 @@
+"""The stacked engine: the K runs of a group as ONE model through ``torch.func``.
+
+The K models (``torch.manual_seed(seed_k); model()``) are stacked with
+``torch.func.stack_module_state`` into parameters and buffers with a leading member dimension, and
+one ``vmap`` of ``grad_and_value`` over ``functional_call`` runs every member's forward and
+backward at once, each on its own minibatch (the order of its seed's ``DataLoader``).  BatchNorm
+running statistics are stacked buffers updated in place per member; random layers (dropout) draw
+independently per member (``randomness="different"``: not the numbers the plain loop draws).
+
+Each member keeps its own optimizer, an instance of the user's class over *views* of its slice of
+the stacked parameters, and its own ``ScheduleLR``/``PlateauLR``: every update is the user's
+optimizer code on that member's tensors, so a member equals the run trained alone to float32
+tolerance, whatever the optimizer.  A member whose loss is not finite stops (its gradients are
+left unset, which every ``torch.optim`` optimizer skips); the others go on.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+from schedlab.errors import ConfigError
+from schedlab.lab.train import loop
+from schedlab.lab.train.config import Member
+from schedlab.lab.train.order import epoch_order
+from schedlab.lab.train.records import EpochRecord
+
+if TYPE_CHECKING:
+    from schedlab.lab.train.task import UserTask
+
+#: evaluation runs about this many (member x sample) rows at a time
+EVAL_ROWS = 4096
+
+
+def _quiet(fn: Any) -> Any:
+    """``fn`` without torch's notes that an operator runs under vmap through its slower generic
+    batching rule (attention on the CPU, for one): correct, and said once in the docs."""
+
+    def call(*args: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="There is a performance drop because")
+            return fn(*args)
+
+    return call
+
+
+def build_members(task: UserTask, seeds: Sequence[int], device: torch.device) -> list[Any]:
+    """The K single models, each built after ``torch.manual_seed(seed)`` (torch's RNG is left as
+    it was)."""
+    nets = []
+    with torch.random.fork_rng(devices=[]):
+        for seed in seeds:
+            torch.manual_seed(int(seed))
+            nets.append(task.model().to(device))
+    return nets
+
+
+class StackedTrainer:
+    """Trains ``members`` of ``task`` at once as one stacked model (see the module docstring)."""
+
+    def __init__(
+        self,
+        task: UserTask,
+        members: Sequence[Member],
+        *,
+        device: torch.device,
+        states: Sequence[dict | None] | None = None,
+        randomness: str = "error",
+    ) -> None:
+        self.task, self.members, self.device = task, tuple(members), device
+        self.engine = f"stacked (torch.func, {len(members)} runs in one model)"
+        nets = build_members(task, [m.seed for m in members], device)
+        params, buffers = stack_module_state(nets)
+        self.params = {k: v.detach() for k, v in params.items()}
+        self.buffers = {k: v.detach().clone() for k, v in buffers.items()}
+        self.template = copy.deepcopy(nets[0]).to("meta")
+        self._state_keys = list(nets[0].state_dict())
+        del nets
+        self.steps_per_epoch = task.steps_per_epoch()
+        self.views = [[p[k] for p in self.params.values()] for k in range(len(members))]
+        for member_views in self.views:
+            for v in member_views:
+                v.requires_grad_(True)
+        self.optimizers = [
+            task.optimizer(views, lr=loop.first_rate(m.schedule), **task.optimizer_kwargs)
+            for views, m in zip(self.views, self.members, strict=True)
+        ]
+        self.schedulers = [
+            loop.make_scheduler(opt, m.schedule, task.unit, self.steps_per_epoch)
+            for opt, m in zip(self.optimizers, self.members, strict=True)
+        ]
+        seeds = [m.seed for m in self.members]
+        self._group_seeds = list(dict.fromkeys(seeds))
+        self._row = torch.tensor([self._group_seeds.index(s) for s in seeds], device=device)
+        self._generators = [torch.Generator().manual_seed(s) for s in self._group_seeds]
+        self._diverged = [False] * len(members)
+        self._epoch = 0
+        self.randomness = randomness
+        self._step = _quiet(
+            vmap(
+                grad_and_value(self._loss, has_aux=True), in_dims=(0, 0, 0, 0),
+                randomness=randomness,
+            )
+        )  # fmt: skip
+        self._eval = _quiet(vmap(self._forward, in_dims=(0, 0, None), randomness=randomness))
+        if states is not None:
+            self._restore(list(states))
+
+    # -- the functional model ------------------------------------------------------------------
+    def _forward(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.template, (params, buffers), (x,))
+
+    def _loss(self, params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor):
+        out = self._forward(params, buffers, x)
+        return self.task.loss(out, y), out
+
+    # -- training ------------------------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        """The next epoch to run (0-based)."""
+        return self._epoch
+
+    def run_epoch(self) -> list[EpochRecord]:
+        """Train every member one epoch, then evaluate; one record per member, in order."""
+        start = time.perf_counter()
+        task, k = self.task, len(self.members)
+        split = task.train
+        n = len(split)
+        orders = torch.stack([epoch_order(g, n) for g in self._generators]).to(self.device)
+        meters = [loop.Meter() for _ in range(k)]
+        rates: list[list[float]] = [[] for _ in range(k)]
+        self.template.train()
+        x_all, y_all = split.x.to(self.device), split.y.to(self.device)  # type: ignore[union-attr]
+        for lo in range(0, n, task.batch_size):
+            idx = orders[:, lo : lo + task.batch_size].index_select(0, self._row)  # (K, B)
+            x, y = x_all[idx], y_all[idx]
+            for i, opt in enumerate(self.optimizers):
+                rates[i].append(loop.current_rate(opt))
+            grads, (losses, out) = self._step(self.params, self.buffers, x, y)
+            values = losses.detach().tolist()
+            hits = (out.argmax(-1) == y).sum(-1).tolist() if task.classification else [0] * k
+            for i in range(k):
+                if not self._diverged[i] and not math.isfinite(values[i]):
+                    self._diverged[i] = True  # the weights stay as they were before this step
+                if not self._diverged[i]:
+                    for v, g in zip(self.views[i], grads.values(), strict=True):
+                        v.grad = g[i]
+                    self.optimizers[i].step()
+                    meters[i].add(values[i], idx.shape[1], hits[i])
+                loop.after_step(self.schedulers[i])
+        val = self.evaluate()
+        seconds = time.perf_counter() - start
+        records = []
+        for i in range(k):
+            loop.after_epoch(self.schedulers[i], val[i][0])
+            records.append(
+                loop.record(task, i, self._epoch, meters[i].result(), val[i], rates[i],
+                            self._diverged[i], seconds)
+            )  # fmt: skip
+        self._epoch += 1
+        return records
+
+    @torch.no_grad()
+    def evaluate(self) -> list[tuple[float, float | None, dict[str, float]]]:
+        """Validation loss, accuracy and metrics of every member (batch means weighted by size;
+        batches of ``batch_size`` samples, as the plain loop evaluates)."""
+        task, split = self.task, self.task.val
+        k = len(self.members)
+        evals = [loop.Evaluation(task.metrics) for _ in range(k)]
+        self.template.eval()
+        x_all, y_all = split.x.to(self.device), split.y.to(self.device)  # type: ignore[union-attr]
+        for lo in range(0, len(split), task.batch_size):
+            x, y = x_all[lo : lo + task.batch_size], y_all[lo : lo + task.batch_size]
+            out = self._eval(self.params, self.buffers, x)
+            for i in range(k):
+                evals[i].add(task, out[i], y)
+        return [e.result() for e in evals]
+
+    # -- state ---------------------------------------------------------------------------------
+    def _member_model(self, i: int) -> dict[str, torch.Tensor]:
+        tensors = {**{k: v[i] for k, v in self.params.items()},
+                   **{k: v[i] for k, v in self.buffers.items()}}  # fmt: skip
+        return {key: tensors[key] for key in self._state_keys}
+
+    def member_state(self, i: int) -> dict:
+        """Member ``i``'s checkpoint, the same as the per-run engine's (no torch RNG state: this
+        engine's random draws are not those of the plain loop)."""
+        group = self._group_seeds.index(self.members[i].seed)
+        return loop.member_state(
+            self.members[i], self._epoch, self._member_model(i),
+            self.optimizers[i].state_dict(), self.schedulers[i].state_dict(),
+            self._generators[group].get_state(), None, self._diverged[i],
+        )  # fmt: skip
+
+    def _restore(self, states: list[dict | None]) -> None:
+        self._epoch = loop.same_epoch(states)
+        rng: dict[int, torch.Tensor] = {}
+        for i, state in enumerate(states):
+            if state is None:
+                continue
+            loop.check_member_state(i, state, self.members[i])
+            model = state["model"]
+            with torch.no_grad():
+                for key, tensor in {**self.params, **self.buffers}.items():
+                    tensor[i].copy_(model[key])
+            self.optimizers[i].load_state_dict(state["optimizer"])
+            self.schedulers[i].load_state_dict(state["scheduler"])
+            self._diverged[i] = bool(state["diverged"])
+            group = self._group_seeds.index(self.members[i].seed)
+            first = rng.setdefault(group, state["data_rng"])
+            if not torch.equal(first, state["data_rng"]):
+                raise ConfigError(
+                    f"states[{i}]: members with seed {self.members[i].seed} must be at the same "
+                    "point of their data order"
+                )
+        for group, state in rng.items():
+            self._generators[group].set_state(state)
