@@ -23,7 +23,7 @@ RANKS: dict[str, int] = {
     "schedlab.lab.analysis": 33,
     "schedlab.lab.sweeps": 34,
     "schedlab.lab.experiments": 35,
-    "schedlab.lab": 36,  # the lab package's own __init__: re-exports its rooms
+    "schedlab.lab": 36,  # the lab package (its __init__ and entry points): uses its rooms
     "schedlab.report": 40,
     "schedlab.integrations": 41,
     "schedlab.cli": 50,

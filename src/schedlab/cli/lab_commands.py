@@ -7,10 +7,10 @@ writes the report.  Bad flags or config keys exit with status 2 and a one-line e
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -37,29 +37,6 @@ def _errors() -> Iterator[None]:
 def _console() -> Console:
     """Standard output; wide enough for the tables when it is not a terminal (logs, pipes)."""
     return Console() if sys.stdout.isatty() else Console(width=160)
-
-
-def _progress_bar(console: Console, name: str) -> tuple[Any, Callable[[int, int], None]]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("member-epochs"), TimeElapsedColumn(), TextColumn("ETA"),
-        TimeRemainingColumn(), console=console,
-    )  # fmt: skip
-    task = bar.add_task(f"training {name}", total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
 
 
 @app.command()
@@ -143,6 +120,7 @@ def compare(
         from schedlab.cli.tracking_options import finish_trackers, make_trackers
         from schedlab.lab.sweeps.backends import make_backend
         from schedlab.lab.sweeps.compare import check_output_folder, run_comparison
+        from schedlab.lab.sweeps.progress import progress
         from schedlab.lab.sweeps.settings import build_settings, read_config_file
 
         settings = build_settings(read_config_file(config) if config else {}, overrides)
@@ -152,9 +130,8 @@ def compare(
             track, tracking_uri=tracking_uri, experiment=experiment,
             logdir=tb_logdir or out_dir / "tensorboard",
         )  # fmt: skip
-        bar, update = _progress_bar(Console(stderr=True), "sweep")
         try:
-            with bar:
+            with progress(settings.name or "sweep") as update:
                 result = run_comparison(
                     settings.config, settings.schedules, settings.seeds, store=settings.store,
                     name=settings.name, baseline=settings.baseline, metric=settings.metric,

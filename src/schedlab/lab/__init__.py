@@ -9,12 +9,34 @@ Its rooms, each importing only the ones before it:
 - :mod:`~schedlab.lab.sweeps`: plans, running and resuming them, backends (local, Ray), settings;
 - :mod:`~schedlab.lab.experiments`: the source experiments and their claims.
 
-Importing this package loads numpy only; frameworks (torch, ray, ...) are imported by the modules
-that need them. Datasets: :func:`load_dataset` returns a :class:`Dataset` for each name in
-:data:`DATASETS`.
+The public entry points: :func:`compare` (schedules on the user's own model, or a built-in one)
+and :func:`run_trials` (the user's own training function).  Importing this package loads numpy
+only; frameworks (torch, ray, ...) are imported by the modules that need them, ``compare`` and
+``run_trials`` when first used.  Datasets: :func:`load_dataset` returns a :class:`Dataset` for
+each name in :data:`DATASETS`.
 """
 
 from schedlab.errors import CorruptDatasetError, DatasetNotFoundError
 from schedlab.lab.data.datasets import DATASETS, Dataset, load_dataset
 
-__all__ = ["DATASETS", "CorruptDatasetError", "Dataset", "DatasetNotFoundError", "load_dataset"]
+__all__ = [
+    "DATASETS",
+    "CorruptDatasetError",
+    "Dataset",
+    "DatasetNotFoundError",
+    "compare",
+    "load_dataset",
+    "run_trials",
+]
+
+
+def __getattr__(name: str):  # the entry points import torch: load them when first used
+    if name == "compare":
+        from schedlab.lab.api import compare
+
+        return compare
+    if name == "run_trials":
+        from schedlab.lab.trials import run_trials
+
+        return run_trials
+    raise AttributeError(f"module 'schedlab.lab' has no attribute {name!r}")

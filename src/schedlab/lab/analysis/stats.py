@@ -19,7 +19,7 @@ A diverged run's loss is NaN, so a loss-metric mean that includes it is NaN and 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -170,7 +170,11 @@ class ScheduleResult:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Schedules of a sweep, best first by mean final metric (NaN last)."""
+    """Schedules of a sweep, best first by mean final metric (NaN last).
+
+    A sequence of its rows: ``ranking[0]`` is the best schedule's :class:`ScheduleResult`,
+    ``[r.label for r in ranking]`` the labels in order.
+    """
 
     sweep: str
     metric: str
@@ -180,6 +184,20 @@ class Ranking:
     target_source: str
     rows: tuple[ScheduleResult, ...]
     incomplete: int
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[ScheduleResult]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> ScheduleResult:
+        return self.rows[index]
+
+    @property
+    def labels(self) -> list[str]:
+        """The schedule labels, best first."""
+        return [r.label for r in self.rows]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable form (NaN kept as float NaN)."""

@@ -55,7 +55,7 @@ class CompareSettings:
     data_root: str | None = None
 
 
-def _schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
+def parse_schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
     items: list[tuple[str | None, str | dict]] = []
     if isinstance(value, Mapping) and "kind" not in value:
         value = [{k: v} for k, v in value.items()]
@@ -161,7 +161,7 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
         merged.setdefault("model", "linear")
         merged.setdefault("loss", "mse")
     train = TrainConfig.from_dict({k: merged[k] for k in TRAIN_KEYS if k in merged})
-    extra: dict[str, Any] = {"schedules": _schedules(merged["schedules"])}
+    extra: dict[str, Any] = {"schedules": parse_schedules(merged["schedules"])}
     if "seeds" in merged:
         extra["seeds"] = parse_seeds(merged["seeds"])
     metric = merged.get("metric")
