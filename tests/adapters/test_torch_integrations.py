@@ -191,8 +191,9 @@ def test_lightning_non_finite_metric_is_no_improvement(lightning) -> None:
         },
         scores=scores,
     )
-    with pytest.warns(RuntimeWarning, match="metric is nan; counted as no improvement"):
+    with pytest.warns(RuntimeWarning, match="metric is nan; counted as no improvement") as caught:
         fit(lightning, module, epochs=len(scores))
+    assert any("the rate is reduced from 0.05 to 0.025" in str(w.message) for w in caught)
     assert module.epoch_lrs == reference_plateau_rates(0.05, scores, patience=1, factor=0.5)
     assert module.epoch_lrs[-1] == 0.025  # the two NaN epochs in a row reduced the rate
 
@@ -299,8 +300,9 @@ def test_hugging_face_plateau_with_a_per_step_warmup(tmp_path) -> None:
 
 def test_hugging_face_non_finite_metric_is_no_improvement(tmp_path) -> None:
     scores = [1.0, math.nan, 0.5, math.nan]
-    with pytest.warns(RuntimeWarning, match="metric is nan; counted as no improvement"):
+    with pytest.warns(RuntimeWarning, match="metric is nan; counted as no improvement") as caught:
         seen = hf_train_plateau(tmp_path, schedlab.Plateau(0.05, patience=0), scores, epochs=4)
+    assert any("the rate is reduced from 0.05 to" in str(w.message) for w in caught)
     per_epoch = reference_plateau_rates(0.05, scores, patience=0)
     assert seen == [lr for lr in per_epoch for _ in range(4)]
     assert per_epoch == pytest.approx([0.05, 0.05, 0.005, 0.005])  # NaN reduced the rate
