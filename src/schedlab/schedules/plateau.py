@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from schedlab.errors import ConfigError, SpecError
+from schedlab.errors import ConfigError
 from schedlab.schedules import params as p
 from schedlab.schedules.base import Schedule, _bind
 from schedlab.schedules.decays import linear
@@ -45,7 +45,7 @@ _STATE_KEYS = ("rate", "best", "bad_updates", "cooldown_left", "updates", "warmu
 
 def _factor(kind: str, name: str, value: Any) -> float:
     if not is_real(value) or not 0 <= value < 1:
-        raise SpecError(f"{kind}: {name} must be a number in [0, 1), got {value!r}")
+        raise p.fail(kind, name, "a number in [0, 1)", value)
     return float(value)
 
 
