@@ -29,7 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 def torch_rates(spec, n=N, **kwargs) -> np.ndarray:
     param = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([param], lr=1.0)
+    optimizer = torch.optim.SGD([param], lr=schedlab.from_spec(spec)(0))  # the schedule's start
     scheduler = ScheduleLR(optimizer, spec, **kwargs)
     rates = []
     for _ in range(n):

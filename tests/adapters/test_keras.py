@@ -12,7 +12,6 @@ import math
 import os
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -27,6 +26,7 @@ from schedlab.adapters.keras import (  # noqa: E402
     PlateauCallback,
     ScheduleCallback,
 )
+from schedlab.errors import ConfigError  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 F32 = {"rtol": 1e-6, "atol": 1e-9}  # the optimizer works in float32
@@ -310,18 +310,99 @@ def test_plateau_callback_matches_torch_reduce_on_plateau():
     )
 
 
-def test_plateau_callback_non_finite_metric_keeps_the_rate():
-    plateau = schedlab.Plateau(0.1, patience=0)
-    plateau.update(1.0)
+class Scores(keras.callbacks.Callback):
+    """Log ``scores[epoch]`` as ``"score"`` (listed before the PlateauCallback, which reads it)."""
+
+    def __init__(self, scores) -> None:
+        super().__init__()
+        self.scores = scores
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["score"] = self.scores[epoch]
+
+
+def reference_plateau_rates(lr, scores, **kw):
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=lr)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kw)
+    out = []
+    for score in scores:
+        out.append(optimizer.param_groups[0]["lr"])
+        reference.step(score)
+    return out
+
+
+def test_plateau_callback_non_finite_metric_counts_as_no_improvement():
+    """A real fit whose monitored metric is NaN in some epochs: each NaN is a bad epoch (as in
+    torch's ReduceLROnPlateau) and warns, saying what it did to the rate."""
+    scores = [1.0, math.nan, 0.5, math.nan, math.nan, 0.5]
+    callback = PlateauCallback(schedlab.Plateau(0.1, patience=1, factor=0.5), monitor="score")
+    with pytest.warns(RuntimeWarning, match="counted as no improvement") as caught:
+        applied, _ = fit_probe(probe_model(1.0), epochs=6, callbacks=[Scores(scores), callback])
+    want = reference_plateau_rates(0.1, scores, patience=1, factor=0.5)
+    np.testing.assert_allclose(applied[::4], want, **F32)
+    assert want[-1] == 0.05  # the two NaN epochs in a row lowered the rate
+    assert any("reduced from 0.1 to 0.05" in str(w.message) for w in caught)
+
+
+def test_plateau_callback_per_step_warmup():
+    """The warmup advances after every batch; the rates applied are the ramp, then the plateau."""
+    plateau = schedlab.Plateau(0.05, patience=0, factor=0.5, warmup_steps=6, warmup_unit="step")
+    callback = PlateauCallback(plateau, monitor="loss")  # the probe's loss never improves
+    applied, _ = fit_probe(probe_model(1.0), epochs=4, callbacks=[callback])
+    ramp = schedlab.linear(0.0, 0.05, steps=6)(np.arange(6))
+    np.testing.assert_allclose(applied, [*ramp, 0.05, 0.05, *[0.025] * 4, *[0.0125] * 4], **F32)
+
+
+def test_plateau_callback_checkpoint_recipe(tmp_path):
+    """The documented recipe: save ``plateau.state_dict()`` as JSON with the model, resume with
+    ``Plateau.from_state_dict`` and ``initial_epoch``: the same rates as an uninterrupted run."""
+    scores = [3.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0]
+    spec = "plateau(lr=0.1, patience=1, factor=0.5, warmup_steps=3, warmup_unit='step')"
+    whole, _ = fit_probe(
+        probe_model(1.0), epochs=8, callbacks=[Scores(scores), PlateauCallback(spec, "score")]
+    )
+
+    class SavePlateau(keras.callbacks.Callback):
+        def __init__(self, plateau) -> None:
+            super().__init__()
+            self.plateau = plateau
+
+        def on_epoch_end(self, epoch, logs=None):
+            (tmp_path / "plateau.json").write_text(json.dumps(self.plateau.state_dict()))
+
     model = probe_model(1.0)
-    callback = PlateauCallback(plateau, monitor="loss")
-    callback.set_model(model)
-    callback.on_train_begin()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        callback.on_epoch_end(0, {"loss": math.nan})
-    assert any("no improvement" in str(w.message) for w in caught)
-    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.01)
+    callback = PlateauCallback(spec, "score")
+    first, _ = fit_probe(
+        model, epochs=3, callbacks=[Scores(scores), callback, SavePlateau(callback.plateau)]
+    )
+    model.save(tmp_path / "model.keras")
+    model = keras.models.load_model(tmp_path / "model.keras")
+    restored = schedlab.Plateau.from_state_dict(json.loads((tmp_path / "plateau.json").read_text()))
+    rest, _ = fit_probe(
+        model,
+        epochs=8,
+        initial_epoch=3,
+        callbacks=[Scores(scores), PlateauCallback(restored, "score")],
+    )
+    np.testing.assert_array_equal(np.concatenate([first, rest]), whole)
+    assert min(whole) < 0.1 and whole[0] == 0.0
+
+
+def test_callbacks_repr_and_specs():
+    callback = PlateauCallback("plateau(lr=0.1, patience=2)", monitor="loss")
+    assert isinstance(callback.plateau, schedlab.Plateau)
+    assert repr(callback).startswith("PlateauCallback(plateau(lr=0.1, mode='min'")
+    assert repr(callback).endswith("monitor='loss')")
+    assert repr(ScheduleCallback("step(0.1, 3)")) == (
+        "ScheduleCallback(step(lr=0.1, step_size=3, gamma=0.1), unit='epoch')"
+    )
+    assert repr(LearningRateLogger()) == "LearningRateLogger(key='lr', steps=False)"
+    assert repr(KerasSchedule("cosine(0.1, 10)")) == (
+        "KerasSchedule(cosine(lr=0.1, steps=10, min_lr=0.0), steps_per_epoch=None, unit='step')"
+    )
+    with pytest.raises(ConfigError, match=r"plateau must be a schedlab\.Plateau or a plateau spec"):
+        PlateauCallback("cosine(0.1, 10)")
 
 
 def test_plateau_callback_errors():

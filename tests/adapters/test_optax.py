@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ import jax.numpy as jnp  # noqa: E402
 
 import schedlab  # noqa: E402
 from schedlab.adapters.optax import set_learning_rate, to_optax, update_on_plateau  # noqa: E402
+from schedlab.errors import ConfigError  # noqa: E402
 
 # Every kind, and every branch of every kind (staircase, cycle, modes, shapes, t_mult != 1, ...).
 CASES = [
@@ -224,12 +224,101 @@ def test_plateau_drives_a_real_jax_training_loop():
     )
 
 
-def test_non_finite_metric_warns_and_keeps_the_rate():
+def test_non_finite_metric_counts_as_no_improvement():
+    """As in torch's ReduceLROnPlateau, a NaN is a bad epoch (here: reduced at once, patience 0),
+    with a warning that says so; the jitted update then uses the reduced rate."""
     plateau = schedlab.Plateau(0.1, patience=0)
-    state = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1).init(jnp.zeros(1))
-    state = update_on_plateau(plateau, state, 1.0)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=plateau.lr)
+    state = update_on_plateau(plateau, opt.init(jnp.zeros(1)), 1.0)
+    with pytest.warns(RuntimeWarning, match="counted as no improvement: the rate is reduced"):
         state = update_on_plateau(plateau, state, math.nan)
-    assert any("no improvement" in str(w.message) for w in caught)
     assert float(optax.tree_utils.tree_get(state, "learning_rate")) == pytest.approx(0.01)
+    updates, _ = jax.jit(opt.update)(jnp.ones(1), state)
+    assert float(updates[0]) == pytest.approx(-0.01)
+
+
+def test_integer_learning_rate_is_cast_not_truncated():
+    """inject_hyperparams stores learning_rate=1 as int32: a reduced rate must not become 0."""
+    plateau = schedlab.Plateau(1, patience=0, factor=0.5)
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=1)
+    state = opt.init(jnp.zeros(2))
+    for metric in (1.0, 2.0):
+        state = update_on_plateau(plateau, state, metric)
+    injected = optax.tree_utils.tree_get(state, "learning_rate")
+    assert jnp.issubdtype(injected.dtype, jnp.floating) and float(injected) == 0.5
+    updates, _ = opt.update(jnp.array([1.0, -2.0]), state)
+    np.testing.assert_allclose(np.asarray(updates), [-0.5, 1.0])
+
+
+def test_update_on_plateau_refuses_specs_and_per_step_warmups():
+    state = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1).init(jnp.zeros(1))
+    with pytest.raises(ConfigError, match=r"must be a schedlab\.Plateau object kept between calls"):
+        update_on_plateau("plateau(lr=0.1)", state, 1.0)
+    warm = schedlab.Plateau(0.1, warmup_steps=100, warmup_unit="step")
+    with pytest.raises(ConfigError, match="warmup_unit must be 'update'"):
+        update_on_plateau(warm, state, 1.0)
+    assert warm.updates == 0  # refused before the plateau saw the metric
+
+
+def test_plateau_checkpoint_recipe(tmp_path):
+    """The documented recipe: after each update_on_plateau, save the plateau's state as JSON (with
+    the optax state); a resumed run continues with the same rates as an uninterrupted one."""
+    import json
+
+    losses = [3.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0]
+    spec = "plateau(lr=0.3, patience=1, factor=0.5)"
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.3)
+
+    def rates(plateau, state, stream):
+        out = []
+        for loss in stream:
+            state = update_on_plateau(plateau, state, loss)
+            out.append(float(optax.tree_utils.tree_get(state, "learning_rate")))
+        return out, state
+
+    plateau = schedlab.policy_from_spec(spec)
+    whole, _ = rates(plateau, opt.init(jnp.zeros(1)), losses)
+    plateau = schedlab.policy_from_spec(spec)
+    first, state = rates(plateau, opt.init(jnp.zeros(1)), losses[:5])
+    (tmp_path / "plateau.json").write_text(json.dumps(plateau.state_dict()))
+    restored = schedlab.Plateau.from_state_dict(json.loads((tmp_path / "plateau.json").read_text()))
+    rest, _ = rates(restored, state, losses[5:])
+    assert first + rest == whole and min(whole) < 0.3
+
+
+def test_repr_shows_the_schedule():
+    assert repr(to_optax("cosine(0.1, 10)")) == (
+        "OptaxSchedule(cosine(lr=0.1, steps=10, min_lr=0.0), unit='step')"
+    )
+    assert repr(to_optax("step(0.1, 3)", steps_per_epoch=5, unit="epoch")) == (
+        "OptaxSchedule(step(lr=0.1, step_size=3, gamma=0.1), unit='epoch', steps_per_epoch=5)"
+    )
+
+
+def float32_ulps(spec: str, n: int) -> float:
+    """Largest error of the traced float32 rate over steps 0..n-1, in float32 ulps of the exact
+    (float64) value, where that value exceeds 1e-6 of the peak."""
+    s = schedlab.from_spec(spec)
+    steps = np.arange(n)
+    got = np.asarray(jax.jit(jax.vmap(to_optax(s)))(jnp.asarray(steps, dtype=jnp.int32)))
+    exact = s(steps)
+    keep = exact > 1e-6 * exact.max()
+    ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
+    return float(np.max(np.abs(got.astype(np.float64) - exact)[keep] / ulp[keep]))
+
+
+@pytest.mark.parametrize(
+    ("spec", "n", "documented"),
+    [
+        ("one_cycle(0.1, 100)", 100, 16),
+        ("one_cycle(0.1, 10000)", 10000, 25),
+        ("cosine(0.1, 10000)", 10000, 5),
+        ("warmup(cosine(0.1, 1000), 100)", 1100, 8),
+        ("exponential(0.1, 0.97, 3)", 200, 40),
+    ],
+)
+def test_float32_precision_is_as_documented(spec, n, documented):
+    """docs/adapters-keras-optax.md states these bounds (measured; x64 off)."""
+    if jax.config.jax_enable_x64:
+        pytest.skip("float32 only")
+    assert float32_ulps(spec, n) <= documented

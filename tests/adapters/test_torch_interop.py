@@ -8,9 +8,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.optim import lr_scheduler as tl
 
 import schedlab
+from schedlab.errors import ConfigError
 from schedlab.schedules.plateau import Plateau
 
 
@@ -119,3 +122,116 @@ def test_bad_arguments() -> None:
 def test_importing_schedlab_does_not_import_torch() -> None:
     code = "import sys, schedlab; assert 'torch' not in sys.modules; schedlab.from_torch; assert 'torch' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- hardening --------------------------------------------------------------------------------
+
+
+def test_non_integer_step_counts_are_refused_not_rounded() -> None:
+    with pytest.raises(ConfigError, match=r"CyclicLR step_size_up must be a whole number.*3\.5"):
+        schedlab.from_torch(tl.CyclicLR(make_opt(), 0.01, 0.1, step_size_up=3.5))
+    with pytest.raises(ConfigError, match="CyclicLR step_size_down must be a whole number"):
+        schedlab.from_torch(tl.CyclicLR(make_opt(), 0.01, 0.1, step_size_up=3, step_size_down=2.5))
+    with pytest.raises(ConfigError, match="CosineAnnealingLR T_max must be a whole number"):
+        schedlab.from_torch(tl.CosineAnnealingLR(make_opt(), T_max=10.5))
+    with pytest.raises(ConfigError, match="StepLR step_size must be a whole number"):
+        schedlab.from_torch(tl.StepLR(make_opt(), step_size=2.5))
+    # whole numbers held as floats are fine, and give PyTorch's values
+    opt = make_opt()
+    sched = tl.CyclicLR(opt, 0.01, 0.1, step_size_up=3.0, step_size_down=7.0)
+    converted = schedlab.from_torch(sched)
+    assert converted.params["step_size_up"] == 3 and converted.params["step_size_down"] == 7
+    np.testing.assert_allclose(converted(np.arange(40)), stepped(opt, sched, 40)[0], rtol=1e-12)
+
+
+plateau_streams = st.lists(st.sampled_from([3.0, 2.0, 2.0, 1.0, 1.5, 0.5, 2.5]), max_size=25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(plateau_streams, plateau_streams, st.integers(0, 3), st.integers(0, 2))
+def test_reduce_lr_on_plateau_converts_with_its_state(before, after, patience, cooldown) -> None:
+    """The converted plateau continues exactly where the PyTorch object is."""
+    kw = {"patience": patience, "cooldown": cooldown, "factor": 0.5, "min_lr": 1e-3}
+    opt = make_opt((0.1, 0.02))
+    ref = tl.ReduceLROnPlateau(opt, **kw)
+    for m in before:
+        ref.step(m)
+    plateaus = [schedlab.from_torch(ref, group=g) for g in (0, 1)]
+    assert [p.lr for p in plateaus] == ref.get_last_lr()
+    assert plateaus[0].best == ref.best and plateaus[0].bad_updates == ref.num_bad_epochs
+    assert plateaus[0].cooldown_left == ref.cooldown_counter
+    assert plateaus[0].updates == ref.last_epoch
+    for m in after:
+        ref.step(m)
+        assert [p.update(m) for p in plateaus] == ref.get_last_lr()
+
+
+@pytest.mark.parametrize(
+    ("name", "warmup", "total", "kwargs"),
+    [
+        ("linear", 5, 60, {}),
+        ("linear", 0, 17, {}),
+        ("cosine", 7, 61, {}),
+        ("cosine_with_restarts", 4, 4 + 3 * 15, {"num_cycles": 3}),
+        ("polynomial", 5, 50, {"power": 2.0, "lr_end": 1e-4}),
+        ("constant", 5, 30, {}),
+        ("constant_with_warmup", 6, 30, {}),
+        ("inverse_sqrt", 8, 80, {}),
+        ("inverse_sqrt", 4, 40, {"timescale": 10}),
+        ("warmup_stable_decay", 5, 60, {"num_decay_steps": 20}),
+        (
+            "warmup_stable_decay",
+            3,
+            40,
+            {"num_decay_steps": 9, "decay_type": "1-sqrt", "min_lr_ratio": 0.1},
+        ),
+        ("cosine_with_min_lr", 5, 45, {"min_lr_rate": 0.05}),
+    ],
+)
+def test_hugging_face_get_scheduler_lambdas(name, warmup, total, kwargs) -> None:
+    """The LambdaLR of transformers.get_scheduler, recognised and equal over the whole run."""
+    transformers = pytest.importorskip("transformers")
+    lrs = (0.1, 0.03)
+    opt = make_opt(lrs)
+    sched = transformers.get_scheduler(name, opt, warmup, total, scheduler_specific_kwargs=kwargs)
+    converted = [schedlab.from_torch(sched, group=g) for g in range(len(lrs))]
+    expected = stepped(opt, sched, total + 1)
+    for g, schedule in enumerate(converted):
+        # HF's 0.5 * (1 + cos) cancels near the end of a cosine: an absolute floor there
+        np.testing.assert_allclose(
+            schedule(np.arange(total + 1)), expected[g], rtol=1e-12, atol=1e-14 * lrs[g]
+        )
+
+
+def test_hugging_face_lambdas_without_an_equivalent() -> None:
+    transformers = pytest.importorskip("transformers")
+    sched = transformers.get_cosine_schedule_with_warmup(make_opt(), 5, 50, num_cycles=1.5)
+    with pytest.raises(ConfigError, match=r"num_cycles must be 0\.5"):
+        schedlab.from_torch(sched)
+    sched = transformers.get_cosine_with_hard_restarts_schedule_with_warmup(make_opt(), 5, 50, 4)
+    with pytest.raises(ConfigError, match="divides num_training_steps - num_warmup_steps \\(45\\)"):
+        schedlab.from_torch(sched)
+    sched = transformers.get_wsd_schedule(make_opt(), 5, 10, 40, warmup_type="cosine")
+    with pytest.raises(ConfigError, match="warmup_type must be 'linear'"):
+        schedlab.from_torch(sched)
+
+
+def test_hugging_face_closures_of_older_versions() -> None:
+    """Older transformers returned closures; their captured arguments are read the same way."""
+    namespace: dict = {"__name__": "transformers.optimization"}
+    exec(
+        "def get_linear_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps):\n"
+        "    def lr_lambda(current_step):\n"
+        "        if current_step < num_warmup_steps:\n"
+        "            return current_step / max(1, num_warmup_steps)\n"
+        "        return max(0.0, (num_training_steps - current_step)"
+        " / max(1, num_training_steps - num_warmup_steps))\n"
+        "    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)\n",
+        {**namespace, "torch": torch},
+        namespace,
+    )
+    opt = make_opt()
+    sched = namespace["get_linear_schedule_with_warmup"](opt, 3, 20)
+    converted = schedlab.from_torch(sched)
+    assert converted == schedlab.warmup(schedlab.linear(0.1, 0.0, 17), steps=3)
+    np.testing.assert_allclose(converted(np.arange(21)), stepped(opt, sched, 21)[0], rtol=1e-12)

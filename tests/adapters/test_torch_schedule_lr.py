@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import pickle
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 import schedlab
 import schedlab.adapters.torch as adapter
 from schedlab.adapters.torch import ScheduleLR
+from schedlab.errors import ConfigError
 
 SPECS = [
     "constant(0.1)",
@@ -120,6 +123,7 @@ def test_units(kw: dict, t_of_k) -> None:
     assert rates.tolist() == schedule(t_of_k(k).astype(np.float64)).tolist()
 
 
+@pytest.mark.filterwarnings("ignore:ScheduleLR. the optimizer was built with:UserWarning")
 def test_groups_keep_their_ratio_to_group_zero() -> None:
     schedule = schedlab.from_spec("warmup(cosine(1.0, steps=20), steps=5)")  # schedule(0) == 0
     opt = make_opt(lrs=(0.2, 0.02, 0.2))
@@ -133,6 +137,7 @@ def test_groups_keep_their_ratio_to_group_zero() -> None:
     assert rates[1].tolist() == (schedule(np.arange(10)) * 0.5).tolist()
 
 
+@pytest.mark.filterwarnings("ignore:ScheduleLR. the optimizer was built with:UserWarning")
 def test_one_schedule_per_group() -> None:
     specs = ["cosine(0.1, steps=10)", "linear(0.0, 0.01, steps=5)"]
     opt = make_opt(lrs=(1.0, 3.0))
@@ -341,3 +346,156 @@ def test_is_a_real_lr_scheduler() -> None:
     assert isinstance(sched, torch.optim.lr_scheduler.LRScheduler)
     assert sched.optimizer is opt and sched.last_epoch == 0
     assert sched.get_last_lr() == [0.1] and sched.base_lrs == [0.1]
+
+
+# --- hardening: what broke when the library was tried as a new user would -------------------------
+
+
+def test_get_last_lr_keeps_group_order_with_a_tensor_rate() -> None:
+    groups = [
+        {"params": [torch.zeros(2, requires_grad=True)], "lr": torch.tensor(0.2)},
+        {"params": [torch.zeros(2, requires_grad=True)], "lr": 0.02},
+        {"params": [torch.zeros(2, requires_grad=True)], "lr": 0.002},
+    ]
+    opt = torch.optim.Adam(groups)
+    sched = ScheduleLR(opt, "constant(0.2)")
+    want = [float(g["lr"]) for g in opt.param_groups]
+    assert sched.get_last_lr() == pytest.approx(want, rel=1e-6)  # in group order
+
+
+def test_numpy_integers_are_integers() -> None:
+    schedule = schedlab.cosine(0.1, steps=10)
+    opt = make_opt()
+    sched = ScheduleLR(opt, schedule, last_epoch=np.int64(2))
+    assert opt.param_groups[0]["lr"] == schedule(3)
+    sched.step(np.int64(7))
+    assert sched.last_epoch == 7 and type(sched.last_epoch) is int
+    assert opt.param_groups[0]["lr"] == schedule(7)
+    with pytest.raises(ConfigError, match="epoch must be an integer >= 0"):
+        sched.step(3.0)
+
+
+def test_pickle_with_momentum_cycling_continues_identically() -> None:
+    opt = make_opt(momentum=0.9)
+    sched = ScheduleLR(opt, "one_cycle(0.1, steps=30)")
+    run(opt, sched, 7)
+    copy = pickle.loads(pickle.dumps(sched))
+    a = trace(opt, sched, 20, ("lr", "momentum"))
+    b = trace(copy.optimizer, copy, 20, ("lr", "momentum"))
+    assert a["lr"].tolist() == b["lr"].tolist()
+    assert a["momentum"].tolist() == b["momentum"].tolist()
+
+
+def test_zero_group_optimizer_is_a_clear_error() -> None:
+    opt = make_opt()
+    opt.param_groups.clear()
+    with pytest.raises(ConfigError, match="optimizer must have at least one parameter group"):
+        ScheduleLR(opt, "constant(0.1)")
+
+
+def test_warns_once_when_the_schedule_overrides_the_optimizers_rate() -> None:
+    groups = [{"params": [torch.zeros(2, requires_grad=True)]}]
+    with pytest.warns(UserWarning, match="built with lr=0.001") as caught:
+        ScheduleLR(torch.optim.SGD(groups, lr=0.001), "cosine(0.1, 100)")
+    assert len(caught) == 1 and "starts at lr=0.1" in str(caught[0].message)
+    with pytest.warns(UserWarning, match="built with lr=0.001"):
+        ScheduleLR(make_opt(lrs=(0.001, 0.0001)), "cosine(0.1, 100)")  # one warning for all groups
+    quiet = [
+        (make_opt(lrs=(0.1,)), "cosine(0.1, 100)"),  # the schedule's start
+        (make_opt(lrs=(0.1, 0.01)), "warmup(cosine(0.1, 100), steps=10)"),  # its peak
+        (make_opt(lrs=(0.1,)), "warmup(cosine(0.1, 100_000), steps=10_000)"),  # peak past a chunk
+        (make_opt(lrs=(0.1,)), "one_cycle(0.1, 100)"),  # max_lr
+        (make_opt(lrs=(torch.tensor(0.1),), kind=torch.optim.Adam), "cosine(0.1, 100)"),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for opt, spec in quiet:
+            ScheduleLR(opt, spec)
+        opt = make_opt(lrs=(0.001,))
+        ScheduleLR(opt, "cosine(0.1, 100)", last_epoch=5)  # resuming: the rate is the scheduler's
+        ScheduleLR(opt, "cosine(0.1, 100)")  # initial_lr set by a scheduler before
+
+
+def test_absolute_min_lr_matches_cosine_annealing_lr_in_every_group() -> None:
+    n, lrs, floor = 30, (0.1, 0.01), 0.005
+    opt = make_opt(lrs)
+    ref = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n, eta_min=floor)
+    expected = run(opt, ref, n + 1)
+    spec = schedlab.cosine(0.1, steps=n, min_lr=floor)
+    opt = make_opt(lrs)
+    absolute = run(opt, ScheduleLR(opt, spec, group_min_lr="absolute"), n + 1)
+    np.testing.assert_allclose(absolute, expected, rtol=1e-12 + n * 4e-16)
+    opt = make_opt(lrs)
+    scaled = run(opt, ScheduleLR(opt, spec), n + 1)
+    assert scaled[0].tolist() == absolute[0].tolist()  # group 0 follows the schedule either way
+    assert scaled[1, -1] == pytest.approx(floor * 0.1) and expected[1, -1] == pytest.approx(floor)
+    gap = np.max(np.abs(scaled[1] - expected[1]) / expected[1])
+    assert gap > 0.5  # the scaled floor is far from PyTorch's absolute eta_min for group 1
+
+
+def test_absolute_min_lr_errors_and_resume() -> None:
+    with pytest.raises(ConfigError, match="group_min_lr must be one of 'scaled', 'absolute'"):
+        ScheduleLR(make_opt(), "cosine(0.1, 10)", group_min_lr="torch")
+    with pytest.raises(ConfigError, match="scale > 0"):
+        ScheduleLR(make_opt(lrs=(0.1, 0.1)), "cosine(0.1, 10, 0.01)", group_scales=[1, 0],
+                   group_min_lr="absolute")  # fmt: skip
+    spec = "wsd(0.1, steps=40, decay_steps=10, min_lr=0.01)"
+    opt = make_opt(lrs=(0.1, 0.05))
+    whole = run(opt, ScheduleLR(opt, spec, group_min_lr="absolute"), 41)
+    opt = make_opt(lrs=(0.1, 0.05))
+    sched = ScheduleLR(opt, spec, group_min_lr="absolute")
+    first = run(opt, sched, 25)
+    state = checkpoint(sched)
+    opt = make_opt(lrs=(0.1, 0.05))
+    sched = ScheduleLR(opt, spec, group_min_lr="absolute")
+    sched.load_state_dict(state)
+    assert np.concatenate([first, run(opt, sched, 16)], axis=1).tolist() == whole.tolist()
+    assert whole[1, -1] == pytest.approx(0.01)
+    old = {**state, "config": {k: v for k, v in state["config"].items() if k != "group_min_lr"}}
+    ScheduleLR(make_opt(lrs=(0.1, 0.05)), spec).load_state_dict(old)  # payloads from before
+
+
+def test_repr_shows_the_schedule_and_the_counter() -> None:
+    opt = make_opt()
+    sched = ScheduleLR(opt, "step(0.1, 30)", unit="epoch", steps_per_epoch=100)
+    assert repr(sched) == (
+        "ScheduleLR(step(lr=0.1, step_size=30, gamma=0.1), interval='step', unit='epoch', "
+        "steps_per_epoch=100, last_epoch=0)"
+    )
+    opt = make_opt(lrs=(0.1, 0.01))
+    sched = ScheduleLR(opt, ["constant(0.1)", "constant(0.01)"])
+    sched.step()
+    assert repr(sched) == (
+        "ScheduleLR([constant(lr=0.1), constant(lr=0.01)], interval='step', last_epoch=1)"
+    )
+
+
+def test_a_step_schedule_stepped_less_often_than_its_interval_warns() -> None:
+    opt = make_opt()
+    sched = ScheduleLR(opt, "cosine(0.1, 100)")
+    for _ in range(8):
+        opt.step()
+    with pytest.warns(UserWarning, match="interval='epoch', unit='step', steps_per_epoch=8"):
+        sched.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(8):
+            opt.step()
+        sched.step()  # checked once
+        opt = make_opt()
+        sched = ScheduleLR(opt, "cosine(0.1, 100)", interval="epoch", unit="step",
+                           steps_per_epoch=8)  # fmt: skip
+        for _ in range(8):
+            opt.step()
+        sched.step()
+        opt = make_opt()
+        sched = ScheduleLR(opt, "cosine(0.1, 100)")
+        sched.step()  # before any optimizer step: not counted
+        opt.step()
+        sched.step()
+    opt = make_opt()
+    sched = ScheduleLR(opt, "cosine(0.1, 100)", interval="epoch", unit="step", steps_per_epoch=4)
+    for _ in range(8):
+        opt.step()
+    with pytest.warns(UserWarning, match="pass steps_per_epoch=8"):
+        sched.step()

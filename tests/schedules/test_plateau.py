@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schedlab
+from schedlab.errors import ConfigError
 from schedlab.schedules.plateau import Plateau, policy_from_spec
 
 params = st.fixed_dictionaries(
@@ -214,3 +215,54 @@ def test_policy_from_spec_errors() -> None:
         policy_from_spec("plateau(patience=3)")
     with pytest.raises(ValueError, match="unknown schedule kind 'plateu'"):
         policy_from_spec("plateu(lr=0.1)")
+
+
+def test_non_finite_warning_says_what_happened_to_the_rate() -> None:
+    pl = Plateau(1.0, patience=1, factor=0.5, cooldown=1)
+    pl.update(1.0)
+    outcomes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            pl.update(math.nan)
+            outcomes.append(str(caught[-1].message))
+    assert "bad update 1 of the 1 tolerated, the rate stays 1.0" in outcomes[0]
+    assert "the rate is reduced from 1.0 to 0.5" in outcomes[1]
+    assert "in the cooldown after a reduction, the rate stays 0.5" in outcomes[2]
+    floor = Plateau(1.0, patience=0, min_lr=1.0)
+    with pytest.warns(RuntimeWarning, match="a reduction is due but the rate stays at its floor"):
+        floor.update(math.inf)
+    warm = Plateau(1.0, warmup_steps=2)
+    with pytest.warns(RuntimeWarning, match="during the warmup"):
+        warm.update(-math.inf)
+
+
+def test_counters_are_readable() -> None:
+    pl = Plateau(1.0, patience=2, cooldown=1, factor=0.5)
+    for m in (1.0, 2.0, 2.0, 2.0):
+        pl.update(m)
+    assert (pl.bad_updates, pl.cooldown_left, pl.updates, pl.warmup_clock) == (0, 1, 4, 0)
+    pl.update(2.0)
+    assert (pl.bad_updates, pl.cooldown_left) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"best": "low"}, "state best must be a number"),
+        ({"bad_updates": -1}, "state bad_updates must be an integer >= 0"),
+        ({"rate": math.nan}, "state rate must be a finite number >= 0"),
+        ({"updates": 2.5}, "state updates must be an integer >= 0"),
+        ({"spec": "plateau(0.1)"}, "state spec must be a dict"),
+    ],
+)
+def test_a_refused_state_changes_nothing(change: dict, message: str) -> None:
+    pl = Plateau(0.1, patience=0)
+    pl.update(1.0)
+    pl.update(2.0)
+    before = pl.state_dict()
+    with pytest.raises(ConfigError, match=message):
+        pl.load_state_dict({**Plateau(0.1, patience=0).state_dict(), **change})
+    assert pl.state_dict() == before
+    with pytest.raises(ConfigError, match=message):
+        Plateau.from_state_dict({**before, **change})

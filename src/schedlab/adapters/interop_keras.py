@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from schedlab.errors import ConfigError
 from schedlab.schedules import (
     Schedule,
     cosine,
@@ -46,7 +47,7 @@ def _steps(name: str, value: Any) -> Any:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, float):
-        raise ValueError(
+        raise ConfigError(
             f"{name} must be a whole number of steps (no schedlab equivalent), got {value!r}"
         )
     return value
@@ -130,7 +131,7 @@ def _keras_schedule(
     schedule: Any, steps_per_epoch: int | None = None, unit: str = "step"
 ) -> Schedule:
     if unit != "step":
-        raise ValueError(
+        raise ConfigError(
             f"unit={unit!r} has no step-wise schedlab equivalent (the rate is held for "
             f"{steps_per_epoch!r} steps per epoch); its .schedule is written in epochs"
         )
@@ -148,8 +149,8 @@ _CONVERTERS: dict[str, Callable[..., Schedule]] = {
 }
 
 
-def _no_equivalent(what: Any) -> ValueError:
-    return ValueError(
+def _no_equivalent(what: Any) -> ConfigError:
+    return ConfigError(
         f"from_keras: no schedlab equivalent for Keras schedule {what!r}; supported: "
         f"{', '.join(_CONVERTERS)}"
     )
@@ -159,7 +160,7 @@ def _unpack(obj: Any) -> tuple[str, Mapping[str, Any]]:
     """``(class name, config)`` of a Keras schedule object or of its serialized dict."""
     if isinstance(obj, Mapping):
         if "class_name" not in obj or not isinstance(obj.get("config"), Mapping):
-            raise ValueError(
+            raise ConfigError(
                 "from_keras: a config dict must have 'class_name' and 'config' keys (as returned "
                 "by keras.optimizers.schedules.serialize or found in an optimizer's config), got "
                 f"keys {sorted(map(str, obj))}"
@@ -180,7 +181,7 @@ def _unpack(obj: Any) -> tuple[str, Mapping[str, Any]]:
     if builtin is None or type(obj) is not builtin:  # subclasses may override __call__
         if isinstance(obj, keras.optimizers.schedules.LearningRateSchedule):
             raise _no_equivalent(type(obj).__qualname__)
-        raise ValueError(
+        raise ConfigError(
             "from_keras: schedule_or_config must be a keras.optimizers.schedules."
             f"LearningRateSchedule or its serialized config dict, got {obj!r}"
         )
@@ -194,8 +195,8 @@ def from_keras(schedule_or_config: Any) -> Schedule:
     ``PolynomialDecay``, ``CosineDecay`` with or without warmup, ``CosineDecayRestarts``,
     ``PiecewiseConstantDecay``, or a :class:`~schedlab.adapters.keras.KerasSchedule`), or its
     serialized dict ``{"class_name": ..., "config": {...}}`` (``keras.optimizers.schedules.serialize``;
-    ``optimizer.get_config()["learning_rate"]``).  Anything else raises ``ValueError`` naming what
-    has no equivalent.  Values agree with Keras evaluated in float64 (see the module table).
+    ``optimizer.get_config()["learning_rate"]``).  Anything else raises ``ConfigError`` naming what
+    has no equivalent (a :class:`~schedlab.errors.ConfigError`).  Values agree with Keras evaluated in float64 (see the module table).
 
     >>> from_keras({"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1,
     ...     "decay_steps": 10, "decay_rate": 0.5}})
@@ -208,7 +209,7 @@ def from_keras(schedule_or_config: Any) -> Schedule:
     params = inspect.signature(convert).parameters
     unknown = sorted(set(map(str, config)) - set(params))
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"from_keras: {name} has no schedlab equivalent for {', '.join(map(repr, unknown))}; "
             f"known config keys: {', '.join(params)}"
         )
@@ -216,8 +217,8 @@ def from_keras(schedule_or_config: Any) -> Schedule:
         k for k, v in params.items() if v.default is inspect.Parameter.empty and k not in config
     ]
     if missing:
-        raise ValueError(f"from_keras: {name} config is missing {', '.join(map(repr, missing))}")
+        raise ConfigError(f"from_keras: {name} config is missing {', '.join(map(repr, missing))}")
     try:
         return convert(**config)
-    except ValueError as err:
-        raise ValueError(f"from_keras: {name}: {err}") from None
+    except ValueError as err:  # SpecError, or a plain ValueError of the schedule layer
+        raise ConfigError(f"from_keras: {name}: {err}") from None

@@ -1,6 +1,8 @@
 """Keras 3 callbacks: log the learning rate, set it per epoch from a schedule or from a Plateau.
 
 All three work with any backend in eager mode and read/write ``model.optimizer.learning_rate``.
+A :class:`PlateauCallback` whose plateau warms up per optimizer step (``warmup_unit="step"``)
+advances the warmup after every batch and sets the rate of the next one.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from typing import Any
 import keras
 
 from schedlab.adapters.units import Unit, check_unit
+from schedlab.errors import ConfigError
 from schedlab.schedules import Schedule, from_spec
+from schedlab.schedules.plateau import Plateau, policy_from_spec
 
 __all__ = ["LearningRateLogger", "PlateauCallback", "ScheduleCallback"]
 
@@ -22,7 +26,7 @@ def _current_rate(optimizer: Any) -> float:
 
 def _settable(owner: str, optimizer: Any) -> None:
     if not isinstance(optimizer.learning_rate, keras.Variable):
-        raise ValueError(
+        raise ConfigError(
             f"{owner}: the optimizer's learning_rate must be a float (this callback sets it), got "
             f"{type(optimizer._learning_rate).__name__}; build it with e.g. SGD(learning_rate=0.1)"
         )
@@ -43,9 +47,9 @@ class LearningRateLogger(keras.callbacks.Callback):
     def __init__(self, key: str = "lr", steps: bool = False) -> None:
         super().__init__()
         if not isinstance(key, str) or not key:
-            raise ValueError(f"LearningRateLogger: key must be a non-empty string, got {key!r}")
+            raise ConfigError(f"LearningRateLogger: key must be a non-empty string, got {key!r}")
         if not isinstance(steps, bool):
-            raise ValueError(f"LearningRateLogger: steps must be True or False, got {steps!r}")
+            raise ConfigError(f"LearningRateLogger: steps must be True or False, got {steps!r}")
         self.key = key
         self.steps = steps
         self.step_rates: list[float] = []
@@ -66,6 +70,9 @@ class LearningRateLogger(keras.callbacks.Callback):
         if logs is not None:
             rate = self._epoch_rate
             logs[self.key] = _current_rate(self.model.optimizer) if rate is None else rate
+
+    def __repr__(self) -> str:
+        return f"LearningRateLogger(key={self.key!r}, steps={self.steps!r})"
 
 
 class ScheduleCallback(keras.callbacks.Callback):
@@ -102,41 +109,59 @@ class ScheduleCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.model.optimizer.learning_rate = self.rate(epoch)
 
+    def __repr__(self) -> str:
+        extra = f", steps_per_epoch={self.steps_per_epoch!r}" if self.steps_per_epoch else ""
+        return f"ScheduleCallback({self.schedule!r}, unit={self.unit!r}{extra})"
+
 
 class PlateauCallback(keras.callbacks.Callback):
     """Reduce the rate when a metric stops improving, with a :class:`schedlab.Plateau`.
 
     At the start of training the optimizer's rate is set to ``plateau.lr``; after every epoch
     ``plateau.update(logs[monitor])`` gives the rate for the next epoch (PyTorch
-    ``ReduceLROnPlateau`` semantics; a NaN/inf metric never lowers the rate silently).  The
-    plateau's state (``plateau.state_dict()``) is the callback's state.  The monitored metric must
-    be logged every epoch (run validation every epoch to monitor ``val_loss``).
+    ``ReduceLROnPlateau`` semantics).  A NaN/inf metric counts as no improvement (a bad epoch,
+    which can reduce the rate once ``patience`` is exceeded) and warns; it never lowers the rate
+    silently.  A warmup with ``warmup_unit="step"`` advances after every batch.  The plateau's
+    state (``plateau.state_dict()``) is the callback's state.  The monitored metric must be logged
+    every epoch (run validation every epoch to monitor ``val_loss``).
+
+    Args:
+        plateau: a :class:`schedlab.Plateau` (driven, not copied) or a plateau spec.
+        monitor: the name of the logged metric (default ``"val_loss"``).
     """
 
     def __init__(self, plateau: Any, monitor: str = "val_loss") -> None:
         super().__init__()
-        for attr in ("lr", "update"):
-            if not hasattr(plateau, attr):
-                raise ValueError(
-                    f"PlateauCallback: plateau must be a schedlab.Plateau (with .lr and .update), "
-                    f"got {plateau!r}"
-                )
+        policy = policy_from_spec(plateau) if isinstance(plateau, (str, dict)) else plateau
+        if not isinstance(policy, Plateau):
+            raise ConfigError(
+                f"PlateauCallback: plateau must be a schedlab.Plateau or a plateau spec, got "
+                f"{plateau!r}"
+            )
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError(
+            raise ConfigError(
                 f"PlateauCallback: monitor must be a metric name such as 'val_loss', got {monitor!r}"
             )
-        self.plateau = plateau
+        self.plateau = policy
         self.monitor = monitor
+        self._per_step = policy.spec()["warmup_unit"] == "step"
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         _settable("PlateauCallback", self.model.optimizer)
         self.model.optimizer.learning_rate = float(self.plateau.lr)
 
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self._per_step and self.plateau.warming_up:
+            self.model.optimizer.learning_rate = float(self.plateau.tick())
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if self.monitor not in logs:
-            raise ValueError(
+            raise ConfigError(
                 f"PlateauCallback: monitor must be one of the metrics logged this epoch "
                 f"({', '.join(sorted(logs)) or 'none'}), got {self.monitor!r}"
             )
         self.model.optimizer.learning_rate = float(self.plateau.update(float(logs[self.monitor])))
+
+    def __repr__(self) -> str:
+        return f"PlateauCallback({self.plateau!r}, monitor={self.monitor!r})"

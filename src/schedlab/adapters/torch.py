@@ -18,14 +18,24 @@ the scheduler is created; all 1.0 when they are equal, so no rounding), or ``gro
 explicitly.  Pass a list of schedules, one per group, to give each group its own (scale 1).
 Any other hyperparameter follows the same rules via ``hyperparams={"weight_decay": spec}``.
 
+With ``group_min_lr="absolute"`` every ``min_lr`` of the schedule stays as written in every group
+(PyTorch's absolute ``eta_min``): group ``g`` gets ``scale[g] * s_g(t)`` where ``s_g`` is the
+schedule with each ``min_lr`` divided by ``scale[g]``.
+
 Momentum. For ``cyclic`` and ``one_cycle`` schedules, momentum (SGD ``momentum`` or Adam
 ``betas[0]``) cycles inversely to the rate, as PyTorch's ``cycle_momentum``
 (see :mod:`schedlab.adapters.momentum`); on by default when the optimizer has one.
+
+Checks that need the running loop (warnings, never errors): at construction, a rate the optimizer
+was built with that the schedule never uses (it is replaced); at the first ``step()`` after the
+optimizer stepped, a scheduler stepped less often than its ``interval`` says (a step-written
+schedule stepped once per epoch advances ``steps_per_epoch`` times too slowly).
 """
 
 from __future__ import annotations
 
-import math
+import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,10 +44,20 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from schedlab.adapters.momentum import CYCLED_KINDS, cycle_momentum
-from schedlab.adapters.torch_groups import ratios, write
+from schedlab.adapters.torch_groups import (
+    absolute_floors,
+    check_group_min_lr,
+    check_optimizer,
+    check_scales,
+    ratios,
+    same_rate,
+    write,
+)
 from schedlab.adapters.torch_plateau import PlateauLR
 from schedlab.adapters.units import UNITS, check_unit
+from schedlab.errors import ConfigError
 from schedlab.schedules import Schedule, from_spec
+from schedlab.validate import is_int
 
 __all__ = ["PlateauLR", "ScheduleLR"]
 
@@ -45,14 +65,16 @@ CHUNK = 4096
 STATE_FORMAT = "schedlab.torch.ScheduleLR"
 STATE_VERSION = 1
 _WITHIN = ("constant", "continuous")
+#: Spec keys that hold rates (used only to tell whether the optimizer's own rate is the schedule's).
+_RATE_KEYS = ("lr", "max_lr", "min_lr", "start_lr", "end_lr")
 
 
-def _fail(name: str, constraint: str, value: Any) -> ValueError:
-    return ValueError(f"ScheduleLR: {name} must be {constraint}, got {value!r}")
+def _fail(name: str, constraint: str, value: Any) -> ConfigError:
+    return ConfigError(f"ScheduleLR: {name} must be {constraint}, got {value!r}")
 
 
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise _fail(name, "one of " + ", ".join(repr(a) for a in allowed), value)
     return value
 
@@ -66,6 +88,38 @@ def _per_group(name: str, spec: Any, groups: int) -> list[Schedule]:
     return [from_spec(spec)] * groups
 
 
+def _spec_rates(spec: Any) -> list[float]:
+    """The rates written in a spec (``lr``, ``max_lr``, ..., ``values``, points), nested included."""
+    out: list[float] = []
+    if isinstance(spec, Mapping):
+        for key, value in spec.items():
+            if key in _RATE_KEYS and isinstance(value, (int, float)):
+                out.append(float(value))
+            elif key == "values" and isinstance(value, list):
+                out += [float(v) for v in value if isinstance(v, (int, float))]
+            elif key == "points" and isinstance(value, list):
+                out += [float(p[1]) for p in value if isinstance(p, list) and len(p) == 2]
+            elif key in ("schedule", "schedules"):
+                out += _spec_rates(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            out += _spec_rates(item)
+    return out
+
+
+def _counting_hook(scheduler: ScheduleLR) -> Any:
+    """An optimizer step post-hook counting steps for ``scheduler`` (held weakly: a dropped
+    scheduler leaves a no-op behind, never a reference that keeps it alive)."""
+    ref = weakref.ref(scheduler)
+
+    def count(optimizer: Any, args: Any, kwargs: Any) -> None:
+        sched = ref()
+        if sched is not None:
+            sched._optimizer_steps += 1
+
+    return count
+
+
 class _Track:
     """One optimizer hyperparameter of one group and the function giving its values at steps t."""
 
@@ -77,6 +131,12 @@ class _Track:
     def rows(self, t: np.ndarray) -> list[float]:
         values = self.values(t)
         return (values if self.scale == 1.0 else values * self.scale).tolist()
+
+    def __getstate__(self) -> tuple[int, str, Any, float]:
+        return self.group, self.key, self.values, self.scale
+
+    def __setstate__(self, state: tuple[int, str, Any, float]) -> None:
+        self.group, self.key, self.values, self.scale = state
 
 
 class ScheduleLR(LRScheduler):
@@ -92,6 +152,9 @@ class ScheduleLR(LRScheduler):
             (``t = k / steps_per_epoch``) for an epoch schedule stepped per iteration.
         last_epoch: PyTorch's resume index: construction applies ``k = last_epoch + 1``.
         group_scales: per-group factors on the rate (default: ratios of the groups' initial rates).
+        group_min_lr: ``"scaled"`` (default: a group's floor scales with its rate like the rest of
+            the schedule) or ``"absolute"`` (every ``min_lr`` is the same in all groups, as
+            PyTorch's ``eta_min``).
         hyperparams: ``{"weight_decay": spec, ...}``: other ``param_group`` keys to schedule.
         cycle_momentum: cycle momentum/beta1 inversely to a ``cyclic``/``one_cycle`` rate
             (default: on for those kinds when the optimizer has momentum or betas).
@@ -105,6 +168,8 @@ class ScheduleLR(LRScheduler):
     ...     opt.step(); sched.step(); rates.append(opt.param_groups[0]["lr"])
     >>> rates
     [1.0, 1.0, 0.5, 0.5, 0.25]
+    >>> sched
+    ScheduleLR(step(lr=1.0, step_size=2, gamma=0.5), interval='step', last_epoch=4)
     """
 
     def __init__(
@@ -118,24 +183,35 @@ class ScheduleLR(LRScheduler):
         within_epoch: str = "constant",
         last_epoch: int = -1,
         group_scales: Sequence[float] | None = None,
+        group_min_lr: str = "scaled",
         hyperparams: Mapping[str, Any] | None = None,
         cycle_momentum: bool | None = None,
         base_momentum: float | None = None,
         max_momentum: float | None = None,
     ) -> None:
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise _fail("optimizer", "a torch.optim.Optimizer", optimizer)
+        groups = check_optimizer("ScheduleLR", optimizer)
         self.optimizer = optimizer
-        groups = optimizer.param_groups
         self._config = self._check_units(interval, unit, steps_per_epoch, within_epoch)
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+        if not is_int(last_epoch) or last_epoch < -1:
             raise _fail("last_epoch", "an integer >= -1", last_epoch)
+        last_epoch = int(last_epoch)
+        floors = check_group_min_lr("ScheduleLR", group_min_lr)
+        per_group = isinstance(schedule, (list, tuple))
         schedules = _per_group("schedule", schedule, len(groups))
+        # the rates the optimizer was built with, before this scheduler writes its own
+        fresh = last_epoch == -1 and not any("initial_lr" in g for g in groups)
+        built_with = [float(g["lr"]) for g in groups] if fresh else None
         for group in groups:
             group.setdefault("initial_lr", group["lr"])
         self.base_lrs = [group["initial_lr"] for group in groups]
-        lr_scales = self._lr_scales(schedule, group_scales, len(groups))
-        tracks = [_Track(g, "lr", s, lr_scales[g]) for g, s in enumerate(schedules)]
+        lr_scales = self._lr_scales(per_group, group_scales, len(groups))
+        self._schedules = schedules
+        self._per_group_specs = per_group
+        self._floors = floors
+        tracks = [
+            _Track(g, "lr", self._lr_values(g, lr_scales[g]), lr_scales[g])
+            for g in range(len(groups))
+        ]
         tracks += self._hyper_tracks(hyperparams or {}, groups)
         momentum = self._momentum_tracks(schedules, cycle_momentum, base_momentum, max_momentum)
         tracks += momentum
@@ -147,6 +223,7 @@ class ScheduleLR(LRScheduler):
         self._tracks = tracks
         self._config.update(
             schedules=[s.spec() for s in schedules],
+            group_min_lr=floors,
             hyperparams={
                 k: [t.values.spec() for t in tracks if t.key == k] for k in hyperparams or {}
             },
@@ -154,13 +231,16 @@ class ScheduleLR(LRScheduler):
             base_momentum=base_momentum,
             max_momentum=max_momentum,
         )
-        self._start, self._size = 0, 0
-        self._groups: list[dict] = []
-        self._fast: list[tuple[dict, str, list[float]]] = []
-        self._slow: list[tuple[dict, str, list[float]]] = []
+        self._reset_cache()
         self._step_count = 1
         self.last_epoch = last_epoch + 1
         self._apply(self.last_epoch)
+        if built_with is not None:
+            self._warn_if_overridden(built_with)
+        # Counts optimizer steps until the first step() after one, to check the interval.
+        self._optimizer_steps = 0
+        self._calls = 0
+        self._probe: Any = optimizer.register_step_post_hook(_counting_hook(self))
 
     # -- construction helpers ------------------------------------------------------------------
     @staticmethod
@@ -178,26 +258,33 @@ class ScheduleLR(LRScheduler):
             "within_epoch": within_epoch,
         }
 
-    def _lr_scales(self, schedule: Any, scales: Sequence[float] | None, groups: int) -> list[float]:
+    def _lr_scales(self, per_group: bool, scales: Any, groups: int) -> list[float]:
         if scales is None:
-            if isinstance(schedule, (list, tuple)):
+            if per_group:
                 return [1.0] * groups
             return ratios("ScheduleLR", "lr", self.base_lrs)
-        if (
-            isinstance(scales, (str, bytes))
-            or not isinstance(scales, Sequence)
-            or len(scales) != groups
-        ):
-            raise _fail("group_scales", f"a list of {groups} finite numbers >= 0", scales)
-        out = []
-        for s in scales:
-            if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < math.inf:
-                raise _fail("group_scales", f"a list of {groups} finite numbers >= 0", scales)
-            out.append(float(s))
-        return out
+        return check_scales("ScheduleLR", scales, groups)
+
+    def _lr_values(self, group: int, scale: float) -> Schedule:
+        """The schedule whose values, times ``scale``, are group ``group``'s rates."""
+        schedule = self._schedules[group]
+        if self._floors == "scaled" or scale == 1.0:
+            return schedule
+        if scale == 0.0:
+            raise ConfigError(
+                f"ScheduleLR: group_min_lr='absolute' needs every group's rate scale > 0, got 0.0 "
+                f"for group {group} (give it its own schedule instead)"
+            )
+        try:
+            return from_spec(absolute_floors(schedule.spec(), scale))
+        except ValueError as err:  # SpecError, or a plain ValueError of the schedule layer
+            raise ConfigError(
+                f"ScheduleLR: group_min_lr='absolute': group {group} (rate scale {scale!r}) cannot "
+                f"keep min_lr as written in {schedule!r}: {err}"
+            ) from None
 
     @staticmethod
-    def _hyper_tracks(hyperparams: Mapping[str, Any], groups: list[dict]) -> list[_Track]:
+    def _hyper_tracks(hyperparams: Any, groups: list[dict]) -> list[_Track]:
         if not isinstance(hyperparams, Mapping):
             raise _fail("hyperparams", "a dict {param_group key: spec}", hyperparams)
         tracks = []
@@ -246,6 +333,31 @@ class ScheduleLR(LRScheduler):
             )
         return [_Track(g, key, cycle_momentum(s, base, top), 1.0) for g, s in enumerate(schedules)]
 
+    def _warn_if_overridden(self, built_with: list[float]) -> None:
+        """Warn once when a group's rate, as the optimizer was built, is not the schedule's.
+
+        Not a mismatch: the rate this scheduler writes now, the largest rate of its first chunk of
+        steps (a warmup's target) or a rate written in the spec (``lr``, ``max_lr``, ...), each
+        times the group's scale.
+        """
+        i = self.last_epoch - self._start
+        for track, rows in zip(self._tracks, self._lr_rows, strict=False):
+            chosen = built_with[track.group]
+            written, peak = rows[i], max(rows)
+            rates = [written, peak]
+            rates += [r * track.scale for r in _spec_rates(self._schedules[track.group].spec())]
+            if not any(same_rate(chosen, r) for r in rates):
+                starts = f"lr={written!r}" + ("" if peak == written else f" (peak {peak!r})")
+                warnings.warn(
+                    f"ScheduleLR: the optimizer was built with lr={chosen!r} (parameter group "
+                    f"{track.group}), but the schedule {self._schedules[track.group]!r} starts "
+                    f"at {starts} and replaces the optimizer's rate at every step; build the "
+                    f"optimizer with lr={peak!r} to silence this warning",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                return
+
     # -- stepping ------------------------------------------------------------------------------
     def _steps(self, k: np.ndarray) -> np.ndarray:
         """Schedule time ``t`` for counters ``k`` (see the module doc)."""
@@ -259,15 +371,24 @@ class ScheduleLR(LRScheduler):
             return (k // spe).astype(np.float64)
         return k / spe
 
+    def _reset_cache(self) -> None:
+        self._start, self._size = 0, 0
+        self._groups: list[dict] = []
+        self._fast: list[tuple[dict, str, list[float]]] = []
+        self._slow: list[tuple[dict, str, list[float]]] = []
+        self._lr_rows: list[list[float]] = []  # one per group, in group order
+
     def _fill(self, k: int) -> None:
         t = self._steps(np.arange(k, k + CHUNK, dtype=np.int64))
         groups = self._groups = self.optimizer.param_groups
-        self._fast, self._slow = [], []
+        self._fast, self._slow, self._lr_rows = [], [], []
         for track in self._tracks:
             group = groups[track.group]
-            entry = (group, track.key, track.rows(t))
+            rows = track.rows(t)
+            if track.key == "lr":
+                self._lr_rows.append(rows)
             fast = track.key != "betas" and not isinstance(group[track.key], torch.Tensor)
-            (self._fast if fast else self._slow).append(entry)
+            (self._fast if fast else self._slow).append((group, track.key, rows))
         self._start, self._size = k, CHUNK
 
     def _apply(self, k: int) -> None:
@@ -284,10 +405,12 @@ class ScheduleLR(LRScheduler):
         """Advance the counter by one (or jump to ``epoch``) and write the values."""
         if epoch is None:
             k = self.last_epoch + 1
-        elif isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        elif not is_int(epoch) or epoch < 0:
             raise _fail("epoch", "an integer >= 0 (or None to advance by one)", epoch)
         else:
-            k = epoch
+            k = int(epoch)
+        if self._probe is not None:
+            self._check_interval()
         self.last_epoch = k
         i = k - self._start
         # optimizer.load_state_dict() replaces param_groups: refill to write into the new dicts
@@ -300,19 +423,53 @@ class ScheduleLR(LRScheduler):
         else:
             self._apply(k)
 
+    def _check_interval(self) -> None:
+        """At the first ``step()`` after an optimizer step: warn if ``step()`` comes less often
+        than ``interval`` says (the schedule would then run slower than written)."""
+        self._calls += 1
+        steps, calls = self._optimizer_steps, self._calls
+        if steps == 0:
+            return  # step() before any optimizer step: look again at the next one
+        self._probe.remove()
+        self._probe = None
+        cfg = self._config
+        if cfg["interval"] == "step":
+            if steps > calls:
+                per_call = f"{steps / calls:g}"
+                warnings.warn(
+                    f"ScheduleLR: the optimizer stepped {steps} times before step() was called "
+                    f"{calls} time(s), but interval='step' means one step() per optimizer step: "
+                    f"the schedule would run {per_call}x slower than written. If you step the "
+                    'scheduler once per epoch (Lightning\'s "interval": "epoch"), build it with '
+                    f"interval='epoch', unit='step', steps_per_epoch={per_call} for a schedule "
+                    "written in optimizer steps (or interval='epoch' for one written in epochs); "
+                    'or step it after every optimizer step (Lightning\'s "interval": "step").',
+                    UserWarning,
+                    stacklevel=3,
+                )
+        elif cfg["steps_per_epoch"] is not None and steps > calls * cfg["steps_per_epoch"]:
+            warnings.warn(
+                f"ScheduleLR: the optimizer stepped {steps} times in the first {calls} epoch(s), "
+                f"but steps_per_epoch={cfg['steps_per_epoch']}: the schedule (unit='step') would "
+                f"run slower than written; pass steps_per_epoch={steps / calls:g}.",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def get_last_lr(self) -> list[float]:
-        """The rates written by the last ``step()`` (or construction), one per group."""
-        return self._values("lr")
+        """The rates written by the last ``step()`` (or construction), one per group, in order."""
+        return self._lr_values_now()
 
     def get_lr(self) -> list[float]:
         """Same as :meth:`get_last_lr` (the values are a closed form of the counter)."""
-        return self._values("lr")
+        return self._lr_values_now()
 
-    def _values(self, key: str) -> list[float]:
-        if self.optimizer.param_groups is not self._groups:
-            self._fill(self.last_epoch)
+    def _lr_values_now(self) -> list[float]:
         i = self.last_epoch - self._start
-        return [rows[i] for _, k, rows in self._fast + self._slow if k == key]
+        if not 0 <= i < self._size or self.optimizer.param_groups is not self._groups:
+            self._fill(self.last_epoch)
+            i = 0
+        return [rows[i] for rows in self._lr_rows]
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -328,25 +485,75 @@ class ScheduleLR(LRScheduler):
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore the counter and scales and write the values at that counter to the optimizer.
 
-        The saved configuration must equal this scheduler's (same specs and units).
+        The saved configuration must equal this scheduler's (same specs and units); the state is
+        checked before anything changes.
         """
         state = state_dict
         if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
             raise _fail("state_dict", "a dict from ScheduleLR.state_dict()", state)
         if state.get("version") != STATE_VERSION:
             raise _fail("state_dict version", str(STATE_VERSION), state.get("version"))
-        saved = state["config"]
+        if not isinstance(state.get("config"), Mapping):
+            raise _fail("state_dict config", "a dict", state.get("config"))
+        saved = {"group_min_lr": "scaled", **state["config"]}  # older payloads: the default
         if saved != self._config:
             diff = sorted(k for k in {*saved, *self._config} if saved.get(k) != self._config.get(k))
-            raise ValueError(
+            raise ConfigError(
                 f"ScheduleLR: the state was saved with a different configuration ({diff}): "
                 f"saved {saved}, this scheduler {self._config}"
             )
-        scales = {(g, k): s for g, k, s in state["scales"]}
+        try:
+            scales = {(g, k): s for g, k, s in state["scales"]}
+        except (KeyError, TypeError, ValueError):
+            raise _fail(
+                "state_dict scales", "[[group, key, scale], ...]", state.get("scales")
+            ) from None
         if set(scales) != {(t.group, t.key) for t in self._tracks}:
             raise _fail("state_dict scales", "one per scheduled (group, key)", state["scales"])
-        for track in self._tracks:
-            track.scale = float(scales[(track.group, track.key)])
-        self._start, self._size = 0, 0
-        self.last_epoch = int(state["last_epoch"])
+        last_epoch = state.get("last_epoch")
+        if not is_int(last_epoch) or last_epoch < 0:
+            raise _fail("state_dict last_epoch", "an integer >= 0", last_epoch)
+        values = check_scales(
+            "ScheduleLR", [scales[(t.group, t.key)] for t in self._tracks], len(self._tracks)
+        )
+        lr_values = [
+            self._lr_values(t.group, s) if t.key == "lr" else t.values
+            for t, s in zip(self._tracks, values, strict=True)
+        ]
+        for track, scale, fn in zip(self._tracks, values, lr_values, strict=True):
+            track.scale, track.values = scale, fn
+        self._reset_cache()
+        self.last_epoch = int(last_epoch)
         self._apply(self.last_epoch)
+
+    # -- pickling and display --------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_probe"] = None  # a hook handle on the optimizer: not part of the value
+        for key in ("_groups", "_fast", "_slow", "_lr_rows"):
+            state[key] = []
+        state["_start"] = state["_size"] = 0
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        cfg = self._config
+        if self._per_group_specs:
+            what = "[" + ", ".join(repr(s) for s in self._schedules) + "]"
+        else:
+            what = repr(self._schedules[0])
+        args = [what, f"interval={cfg['interval']!r}"]
+        if cfg["unit"] != cfg["interval"]:
+            args += [f"unit={cfg['unit']!r}", f"steps_per_epoch={cfg['steps_per_epoch']!r}"]
+            if cfg["unit"] == "epoch" and cfg["within_epoch"] != "constant":
+                args.append(f"within_epoch={cfg['within_epoch']!r}")
+        if self._floors != "scaled":
+            args.append(f"group_min_lr={self._floors!r}")
+        if cfg["hyperparams"]:
+            args.append(f"hyperparams={sorted(cfg['hyperparams'])!r}")
+        if cfg["cycle_momentum"]:
+            args.append("cycle_momentum=True")
+        args.append(f"last_epoch={self.last_epoch}")
+        return f"ScheduleLR({', '.join(args)})"

@@ -8,8 +8,10 @@ counts the other unit).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Literal
+
+from schedlab.errors import ConfigError
+from schedlab.validate import is_int
 
 Unit = Literal["step", "epoch"]
 UNITS: tuple[str, ...] = ("step", "epoch")
@@ -23,21 +25,17 @@ def check_unit(owner: str, unit: Any, steps_per_epoch: Any, counter: Unit) -> in
     is an error rather than a schedule that runs ``steps_per_epoch`` times too fast).
     """
     if unit not in UNITS:
-        raise ValueError(f"{owner}: unit must be one of 'step', 'epoch', got {unit!r}")
+        raise ConfigError(f"{owner}: unit must be one of 'step', 'epoch', got {unit!r}")
     other: Unit = "epoch" if counter == "step" else "step"
     if unit == counter:
         if steps_per_epoch is not None:
-            raise ValueError(
+            raise ConfigError(
                 f"{owner}: steps_per_epoch is only used with unit={other!r} (a schedule written in "
                 f"{other}s), got steps_per_epoch={steps_per_epoch!r} with unit={unit!r}"
             )
         return None
-    if (
-        isinstance(steps_per_epoch, bool)
-        or not isinstance(steps_per_epoch, numbers.Integral)
-        or steps_per_epoch <= 0
-    ):
-        raise ValueError(
+    if not is_int(steps_per_epoch) or steps_per_epoch <= 0:
+        raise ConfigError(
             f"{owner}: steps_per_epoch must be a positive integer with unit={unit!r} "
             f"(the schedule counts {unit}s, this adapter counts {counter}s), got {steps_per_epoch!r}"
         )

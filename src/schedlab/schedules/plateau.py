@@ -30,10 +30,12 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from schedlab.errors import ConfigError
 from schedlab.schedules import params as p
 from schedlab.schedules.base import Schedule, _bind
 from schedlab.schedules.decays import linear
 from schedlab.schedules.spec import _build, from_spec, parse_spec
+from schedlab.validate import is_finite_real, is_int, is_real
 
 KIND = "plateau"
 STATE_FORMAT = "schedlab.plateau"
@@ -42,7 +44,7 @@ _STATE_KEYS = ("rate", "best", "bad_updates", "cooldown_left", "updates", "warmu
 
 
 def _factor(kind: str, name: str, value: Any) -> float:
-    if not p._is_real(value) or not 0 <= value < 1:
+    if not is_real(value) or not 0 <= value < 1:
         raise p.fail(kind, name, "a number in [0, 1)", value)
     return float(value)
 
@@ -150,27 +152,48 @@ class Plateau:
         """Whether the warmup is still running."""
         return self._warmup_clock < self._warmup_steps
 
+    @property
+    def bad_updates(self) -> int:
+        """Bad updates since the last improvement or reduction (``ReduceLROnPlateau.num_bad_epochs``)."""
+        return self._bad_updates
+
+    @property
+    def cooldown_left(self) -> int:
+        """Updates left in the cooldown (``ReduceLROnPlateau.cooldown_counter``)."""
+        return self._cooldown_left
+
+    @property
+    def updates(self) -> int:
+        """Number of :meth:`update` calls so far (``ReduceLROnPlateau.last_epoch``)."""
+        return self._updates
+
+    @property
+    def warmup_clock(self) -> int:
+        """Warmup steps done so far (updates or ticks, as ``warmup_unit`` says)."""
+        return self._warmup_clock
+
     def spec(self) -> dict[str, Any]:
         """The configuration as a JSON-serializable dict ``{"kind": "plateau", ...}``."""
         return {"kind": KIND, **self._cfg}
 
     # -- advancing -----------------------------------------------------------------------------
     def update(self, metric: Any) -> float:
-        """Observe one metric value (a number or a 0-d tensor); return the rate after it."""
+        """Observe one metric value (a number or a 0-d tensor); return the rate after it.
+
+        A NaN or infinite metric counts as no improvement (a bad update, which can lead to a
+        reduction once ``patience`` is exceeded) and emits a ``RuntimeWarning`` that says what it
+        did to the rate.
+        """
         current = metric if type(metric) is float else _to_float(metric)
         self._updates += 1
-        if current - current == 0.0:  # finite (NaN and +-inf give NaN)
+        finite = current - current == 0.0  # NaN and +-inf give NaN
+        if finite:
             best = self._best
             if self._mode_min:
                 improved = current < (best * self._rel_eps if self._rel else best - self._threshold)
             else:
                 improved = current > (best * self._rel_eps if self._rel else best + self._threshold)
         else:
-            warnings.warn(
-                f"plateau: metric is {current!r}; counted as no improvement",
-                RuntimeWarning,
-                stacklevel=2,
-            )
             improved = False
         if improved:
             self._best = current
@@ -185,15 +208,39 @@ class Plateau:
             self._bad_updates = 0
             if self._per_update_warmup:
                 self._warmup_clock += 1
+            if not finite:
+                self._warn(current, "during the warmup, which it does not change")
             return self.lr
-        if bad > self._patience:
+        before = self._rate
+        due = bad > self._patience
+        if due:
             new = max(self._rate * self._factor, self._min_lr)
             if self._rate - new > self._eps:
                 self._rate = new
             self._cooldown_left = self._cooldown
             bad = 0
         self._bad_updates = bad
+        if not finite:
+            if self._rate != before:
+                outcome = f"the rate is reduced from {before!r} to {self._rate!r}"
+            elif due:
+                outcome = f"a reduction is due but the rate stays at its floor {before!r}"
+            elif bad == 0:
+                outcome = f"in the cooldown after a reduction, the rate stays {before!r}"
+            else:
+                outcome = (
+                    f"bad update {bad} of the {self._patience} tolerated, the rate stays {before!r}"
+                )
+            self._warn(current, outcome)
         return self._rate
+
+    @staticmethod
+    def _warn(metric: float, outcome: str) -> None:
+        warnings.warn(
+            f"plateau: metric is {metric!r}; counted as no improvement: {outcome}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     def tick(self, steps: int = 1) -> float:
         """Advance a ``warmup_unit="step"`` warmup by ``steps`` optimizer iterations; return the rate.
@@ -201,11 +248,12 @@ class Plateau:
         After the warmup, ticks change nothing.
         """
         if self._cfg["warmup_unit"] != "step":
-            raise ValueError(
+            raise ConfigError(
                 "plateau: tick() advances a warmup with warmup_unit='step', "
                 f"got warmup_unit={self._cfg['warmup_unit']!r}"
             )
-        p.count(KIND, "steps", steps)
+        if not is_int(steps) or steps < 0:
+            raise ConfigError(f"plateau: tick steps must be an integer >= 0, got {steps!r}")
         self._warmup_clock = min(self._warmup_clock + steps, self._warmup_steps)
         return self.lr
 
@@ -225,44 +273,64 @@ class Plateau:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore counters saved by :meth:`state_dict`; the saved spec must equal this one."""
+        """Restore counters saved by :meth:`state_dict`; the saved spec must equal this one.
+
+        Everything is checked before anything changes: a refused state leaves the plateau as it was.
+        """
+        values = self._check_state(state)
+        saved = dict(state["spec"])
+        if saved != self.spec():
+            diff = sorted(k for k in {*saved, *self.spec()} if saved.get(k) != self.spec().get(k))
+            raise ConfigError(
+                f"plateau: state was saved from a plateau with different parameters {diff}: "
+                f"saved {saved}, this one {self.spec()} (use Plateau.from_state_dict)"
+            )
+        (
+            self._rate,
+            self._best,
+            self._bad_updates,
+            self._cooldown_left,
+            self._updates,
+            self._warmup_clock,
+        ) = values
+
+    @staticmethod
+    def _check_state(state: Any) -> tuple[float, float, int, int, int, int]:
+        """The counters of a :meth:`state_dict` payload, checked (``ConfigError`` otherwise)."""
         if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
-            raise ValueError(
+            raise ConfigError(
                 f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}"
             )
         if state.get("version") != STATE_VERSION:
-            raise ValueError(
+            raise ConfigError(
                 f"plateau: state version must be {STATE_VERSION}, got {state.get('version')!r}"
             )
         missing = [k for k in (*_STATE_KEYS, "spec") if k not in state]
         if missing:
-            raise ValueError(f"plateau: state is missing keys {missing}")
-        saved = dict(state["spec"])
-        if saved != self.spec():
-            diff = sorted(k for k in {*saved, *self.spec()} if saved.get(k) != self.spec().get(k))
-            raise ValueError(
-                f"plateau: state was saved from a plateau with different parameters {diff}: "
-                f"saved {saved}, this one {self.spec()} (use Plateau.from_state_dict)"
-            )
-        self._rate = float(state["rate"])
-        self._best = float(state["best"])
-        self._bad_updates = int(state["bad_updates"])
-        self._cooldown_left = int(state["cooldown_left"])
-        self._updates = int(state["updates"])
-        self._warmup_clock = int(state["warmup_clock"])
+            raise ConfigError(f"plateau: state is missing keys {missing}")
+        if not isinstance(state["spec"], Mapping):
+            raise ConfigError(f"plateau: state spec must be a dict, got {state['spec']!r}")
+        rate, best = state["rate"], state["best"]
+        if not is_finite_real(rate) or rate < 0:
+            raise ConfigError(f"plateau: state rate must be a finite number >= 0, got {rate!r}")
+        if not is_real(best) or best != best:
+            raise ConfigError(f"plateau: state best must be a number, got {best!r}")
+        counts = [state[k] for k in _STATE_KEYS[2:]]
+        for key, value in zip(_STATE_KEYS[2:], counts, strict=True):
+            if not is_int(value) or value < 0:
+                raise ConfigError(f"plateau: state {key} must be an integer >= 0, got {value!r}")
+        return (float(rate), float(best), *(int(c) for c in counts))  # type: ignore[return-value]
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> Plateau:
         """Rebuild a plateau, configuration and counters, from :meth:`state_dict`'s payload."""
-        if not isinstance(state, Mapping) or not isinstance(state.get("spec"), Mapping):
-            raise ValueError(
-                f"plateau: state must be a dict from Plateau.state_dict(), got {state!r}"
-            )
+        cls._check_state(state)
         spec = dict(state["spec"])
-        spec.pop("kind", None)
-        plateau = cls(**spec)
-        plateau.load_state_dict(state)
-        return plateau
+        if spec.pop("kind", KIND) != KIND:
+            raise ConfigError(f"plateau: state spec must be a plateau spec, got {state['spec']!r}")
+        restored = cls(**_bind(KIND, _SIGNATURE, (), spec))
+        restored.load_state_dict(state)
+        return restored
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Plateau):
@@ -278,11 +346,11 @@ class Plateau:
 
 def _to_float(metric: Any) -> float:
     if isinstance(metric, (bool, str, bytes)):
-        raise ValueError(f"plateau: metric must be a number, got {metric!r}")
+        raise ConfigError(f"plateau: metric must be a number, got {metric!r}")
     try:
         return float(metric)
     except (TypeError, ValueError):
-        raise ValueError(f"plateau: metric must be a number, got {metric!r}") from None
+        raise ConfigError(f"plateau: metric must be a number, got {metric!r}") from None
 
 
 _SIGNATURE = inspect.signature(Plateau.__init__).replace(
