@@ -13,7 +13,6 @@ from schedlab.schedules.checks import (
     RunContext,
     check,
     compact_text,
-    horizon,
     scale_rates,
     stretch,
     with_floor,
@@ -86,8 +85,8 @@ def test_unit_mixup_fix_converts_units():
 
 def test_warmup_fix_keeps_the_run_length():
     (warm,) = check("cosine(lr=1e-3, steps=1000)", RunContext(steps=1000, model="vit"))
-    assert warm.fix == "warmup(cosine(lr=0.001, steps=950), steps=50)"
-    assert horizon(schedlab.from_spec(warm.fix)) == 1000
+    assert warm.fix == "warmup(schedule=cosine(lr=0.001, steps=950), steps=50)"
+    assert schedlab.from_spec(warm.fix).horizon == 1000
 
 
 def test_plateau_free_adam_rate_fix_scales_every_rate():
@@ -114,12 +113,28 @@ def test_with_floor_only_lifts_zero_floors():
         ("multistep(0.1, [3, 7])", 7),
         ("sequence([constant(0.1), linear(0.1, 0.0, 20)], boundaries=[5])", 25),
         ("step(0.1, 10)", None),
-        ("cyclic(0.1, 1.0, 5)", None),
+        ("constant(0.1)", None),
+        ("exponential(0.1, 0.9)", None),
+        ("inverse_sqrt(0.1, 10)", None),
+        ("cyclic(0.1, 1.0, 5)", 10),  # periodic: one cycle
+        ("cyclic(0.1, 1.0, 5, step_size_down=7)", 12),
+        ("cosine_restarts(0.1, period=8, t_mult=2)", 8),
         ("polynomial(0.1, 10, cycle=true)", None),
+        ("polynomial(0.1, 10)", 10),
+        ("one_cycle(0.1, 30)", 30),
+        ("wsd(0.1, 40, decay_steps=10)", 40),
+        ("piecewise_constant([2.5, 7.5], [0.1, 0.05, 0.01])", 7.5),
+        ("piecewise_linear([[0, 0.1], [12, 0.01]])", 12),
+        ("piecewise_linear([[3, 0.1]])", None),
+        ("sequence([linear(0.1, 0.0, 20), constant(0.0)], boundaries=[20])", None),
+        ("scale(cosine(0.1, 30), by=linear(1.0, 0.5, 50))", 50),
+        ("hf('cosine', 0.1, num_warmup_steps=10, num_training_steps=100)", 100),
+        ("hf('warmup_stable_decay', 0.1, 10, num_decay_steps=20, num_stable_steps=30)", 60),
+        ("hf('inverse_sqrt', 0.1, 10)", None),
     ],
 )
 def test_horizon(spec, expected):
-    assert horizon(schedlab.from_spec(spec)) == expected
+    assert schedlab.from_spec(spec).horizon == expected
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from schedlab.schedules import params as p
 from schedlab.schedules.base import Schedule, _bind
 from schedlab.schedules.decays import linear
 from schedlab.schedules.spec import _build, from_spec, parse_spec
+from schedlab.validate import is_real
 
 KIND = "plateau"
 STATE_FORMAT = "schedlab.plateau"
@@ -42,23 +43,23 @@ _STATE_KEYS = ("rate", "best", "bad_updates", "cooldown_left", "updates", "warmu
 
 
 def _factor(kind: str, name: str, value: Any) -> float:
-    if not p._is_real(value) or not 0 <= value < 1:
+    if not is_real(value) or not 0 <= value < 1:
         raise p.fail(kind, name, "a number in [0, 1)", value)
     return float(value)
 
 
 _CHECKS = {
-    "lr": p.rate,
+    "lr": p.learning_rate,
     "mode": p.choice("min", "max"),
     "factor": _factor,
     "patience": p.count,
-    "threshold": p.rate,
+    "threshold": p.factor,
     "threshold_mode": p.choice("rel", "abs"),
     "cooldown": p.count,
-    "min_lr": p.rate,
-    "eps": p.rate,
+    "min_lr": p.learning_rate,
+    "eps": p.learning_rate,
     "warmup_steps": p.count,
-    "warmup_start_lr": p.rate,
+    "warmup_start_lr": p.learning_rate,
     "warmup_unit": p.choice("update", "step"),
 }
 
