@@ -74,9 +74,10 @@ def wsd_params(draw):
 
 
 @st.composite
-def hf_params(draw):
-    """Any Hugging Face name with valid arguments, its own optional ones sometimes given."""
-    name = draw(st.sampled_from(list(HF_NAMES)))
+def hf_params(draw, name: str | None = None):
+    """A Hugging Face name (``name``, or any) with valid arguments, its own optional ones
+    sometimes given."""
+    name = name or draw(st.sampled_from(list(HF_NAMES)))
     lr = draw(positive_lrs)
     total = draw(st.integers(2, 300))
     warm = 0 if name == "constant" else draw(st.integers(0, total - 1))
@@ -85,7 +86,7 @@ def hf_params(draw):
     if name in ("cosine", "cosine_with_min_lr"):
         kw["num_cycles"] = maybe(st.floats(0.1, 3.0))
     if name == "cosine_with_restarts":
-        kw["num_cycles"] = maybe(st.integers(1, 5))
+        kw["num_cycles"] = maybe(st.integers(1, 60))
     if name == "polynomial":
         kw["lr_end"] = maybe(st.floats(0.0, 0.99).map(lambda f: f * lr))
         kw["power"] = maybe(st.floats(0.1, 5.0))

@@ -1,4 +1,4 @@
-"""The contract every kind keeps (SPEC.md "Public contract of the schedule layer"), checked by ONE
+"""The contract every kind keeps (docs/schedules.md, the product contract), checked by ONE
 property test parametrized over all kinds, with valid parameters drawn per kind (sched_cases.KINDS).
 """
 
@@ -17,6 +17,7 @@ from sched_cases import EPS, KINDS, PROFILE, any_steps, bounds, continuous_at, m
 
 import schedlab
 from schedlab import Schedule, from_spec
+from schedlab.errors import SpecError
 
 INVALID_STEPS = [
     -1,
@@ -38,6 +39,21 @@ INVALID_STEPS = [
     None,
     10**400,
 ]
+
+
+def test_huge_steps_are_accepted_or_refused_alike_in_every_container():
+    s = schedlab.cosine(0.1, steps=100, min_lr=0.01)
+    big = 2**70  # beyond int64: numpy keeps a list of them as objects
+    assert s(big) == s([big])[0] == s(np.array([big, 1], dtype=object))[0] == s(float(big)) == 0.01
+    assert s([big, 50]).dtype == np.float64 and s([[big], [0]]).shape == (2, 1)
+    assert s(np.uint64(2**64 - 1)) == 0.01
+    huge = 10**400  # beyond float64: refused as a scalar and in a list, shown as given
+    for bad, shown in [(huge, huge), ([huge], huge), ([1, huge], huge), (-big, -big),
+                       ([-big], -big), (np.array([3, -big], dtype=object), -big)]:  # fmt: skip
+        with pytest.raises(SpecError, match=f"step must be a finite number >= 0, got {shown}$"):
+            s(bad)
+    with pytest.raises(SpecError, match="step must be a number or an array of numbers"):
+        s([1, "2"])
 
 
 def test_strategies_cover_every_kind():
