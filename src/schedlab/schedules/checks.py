@@ -23,12 +23,16 @@ which of its parameters are learning rates, step counts or step positions (their
 :class:`~schedlab.schedules.params.Role`), what its horizon is (:attr:`Schedule.horizon`) and
 whether it is periodic.
 
-A fix is only suggested once it is checked: it differs from the schedule, it parses, and the rule
-that found the pitfall finds nothing on it (on the run the fix is written for, see
-:attr:`Finding.fix_unit`); a fix that fits the schedule to the run also raises neither SL001 nor
-SL007, so following fixes never goes back and forth.  Where no candidate passes, the pitfall is
-not reported (it has no fix this module can offer).  Computed rates are rounded to a few
-significant digits.
+A fix is only suggested once it is checked: it parses, it differs from the schedule, and on it
+(on the run it is written for, see :attr:`Finding.fix_unit`) the fixed pitfall is gone and no
+pitfall appears that the schedule did not have, except of a later *tier*: converting units
+(SL006) may reveal any other pitfall, replacing a cosine or a cyclical schedule (SL004, SL005) a
+missing warmup, an Adam rate or a length problem, adding a warmup or scaling the rates (SL003,
+SL008) a length problem; fitting the length (SL001, SL002, SL007) reveals nothing.  So following
+fixes ends (each step trades a finding for findings of later tiers only) and never goes back and
+forth.  Where no candidate passes, the pitfall is not reported (it has no fix this module can
+offer).  Rates a fix
+computes are rounded to 6 significant digits (no ``0.024999999999999994``).
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ SHORT_RUN = 20  # cosine over fewer distinct rates than this is no better than a
 ADAM_MAX_LR = 0.01  # above this an Adam rate is almost surely an SGD rate
 MAX_STEPS = 10_000_000
 EARLY = 0.7  # reaching the floor before this fraction of the run is "too early"
-DIGITS = 12  # significant digits of a rate a fix computes (drops float noise, keeps the value)
+DIGITS = 6  # significant digits of a rate a fix computes (drops float noise)
+FINE = 12  # significant digits of a length or a factor per step a fix computes
 ROUGH = 3  # significant digits of a rate a fix reads off the curve (a peak, a floor)
 
 
@@ -152,11 +157,14 @@ def check(spec: Any, context: RunContext) -> list[Finding]:
     """
     schedule = from_spec(spec)
     values = _curve(schedule, context)
+    found = {rule.id: rule.detect(schedule, values, context) for rule in RULES}
+    present = frozenset(k for k, v in found.items() if v is not None)
     findings = []
     for rule in RULES:
-        found = rule.detect(schedule, values, context)
-        if found is not None:
-            finding = rule.report(schedule, values, context, found)
+        if rule.id in present:
+            later = frozenset(r.id for r in RULES if r.tier > rule.tier)
+            fixing = _Fixing(schedule, context, (present | later) - {rule.id})
+            finding = rule.report(schedule, values, context, found[rule.id], fixing)
             if finding is not None:
                 findings.append(finding)
     return findings
@@ -214,14 +222,14 @@ def _stretcher(factor: float, safe: bool) -> ParamFn:
         if role is Role.COUNT:
             return max(0, down(value * factor))
         if role is Role.DURATION:
-            return _sig(value * factor)
+            return _sig(value * factor, FINE)
         if role is Role.STEP_LIST:
             return _strictly_increasing([v * factor for v in value])
         if role is Role.POINTS:
             xs = _strictly_increasing([x * factor for x, _ in value])
             return [[x, y] for x, (_, y) in zip(xs, value, strict=True)]
         if role is Role.FACTOR_PER_STEP:  # gamma**t at the stretched step t * factor
-            return _sig(value ** (1 / factor))
+            return _sig(value ** (1 / factor), FINE)
         return value
 
     return fn
@@ -359,48 +367,64 @@ def _fmt(x: float) -> str:
 # --- the rules --------------------------------------------------------------------------------------
 
 #: ``detect(schedule, values, ctx)``: what a rule found (``None``: nothing); ``values`` is the curve
-#: over the run.  ``report(schedule, values, ctx, found)``: the :class:`Finding`, with a checked fix.
+#: over the run.  ``report(schedule, values, ctx, found, fixing)``: the :class:`Finding`, with a fix
+#: checked by ``fixing`` (``None`` when no candidate fix passes).
 Detect = Callable[[Schedule, np.ndarray, RunContext], Any]
-Report = Callable[[Schedule, np.ndarray, RunContext, Any], "Finding | None"]
+Report = Callable[[Schedule, np.ndarray, RunContext, Any, "_Fixing"], "Finding | None"]
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A pitfall: its id, how to detect it and how to report it with a fix."""
+    """A pitfall: its id, its tier (a fix may reveal pitfalls of later tiers), how to detect it
+    and how to report it with a fix."""
 
     id: str
+    tier: int
     detect: Detect
     report: Report
 
 
-def _fires(detect: Detect, schedule: Schedule, ctx: RunContext) -> bool:
-    return detect(schedule, _curve(schedule, ctx), ctx) is not None
+def _detected(schedule: Schedule, ctx: RunContext) -> frozenset[str]:
+    values = _curve(schedule, ctx)
+    return frozenset(r.id for r in RULES if r.detect(schedule, values, ctx) is not None)
 
 
-def _first_fix(
-    schedule: Schedule,
-    candidates: Iterable[Callable[[], Schedule]],
-    detects: tuple[Detect, ...],
-    ctx: RunContext,
-) -> Schedule | None:
-    """The first candidate fix that builds, differs from ``schedule`` and on which none of
-    ``detects`` finds anything in ``ctx``."""
-    for make in candidates:
-        try:
-            fixed = make()
-        except SpecError:
-            continue
-        if fixed != schedule and not any(_fires(d, fixed, ctx) for d in detects):
-            return fixed
-    return None
+@dataclass(frozen=True)
+class _Fixing:
+    """Checks candidate fixes of one finding of ``schedule``: a fix must build, differ from the
+    schedule, and have no pitfall but ``allowed`` ones (the schedule's other findings and those
+    of later tiers)."""
+
+    schedule: Schedule
+    ctx: RunContext
+    allowed: frozenset[str]
+
+    def first(
+        self, candidates: Iterable[Callable[[], Schedule]], ctx: RunContext | None = None
+    ) -> Schedule | None:
+        """The first candidate that passes, judged on the run ``ctx`` (default: this run)."""
+        for make in candidates:
+            try:
+                fixed = make()
+            except SpecError:
+                continue
+            if fixed != self.schedule and _detected(fixed, ctx or self.ctx) <= self.allowed:
+                return fixed
+        return None
 
 
 def _decay_floor_step(values: np.ndarray) -> tuple[int, float, float] | None:
-    """(first step from which the curve stays at its final value, peak, final) for a decaying curve."""
+    """(first step from which the curve stays at its final value, peak, final) for a decaying curve.
+
+    "At the final value": within 10% of it (a decay over decades, on a log scale) and within 5%
+    of the decay's range (a curve still decaying slowly at the end of a short run is not at its
+    floor: it is within 10% of its last value all along).
+    """
     peak, final = float(values.max()), float(values[-1])
     if not peak > final * 1.05 + 1e-300:
         return None
-    off = values > final * 1.1 + 1e-3 * peak  # "at the floor": within 10% of it (log scale)
+    tol = min(0.1 * final + 1e-3 * peak, 0.05 * (peak - final))
+    off = values - final > tol
     if not off.any():
         return None
     return int(np.flatnonzero(off)[-1] + 1), peak, final
@@ -425,20 +449,17 @@ def _fits(schedule: Schedule, ctx: RunContext, reached: int | None) -> Iterator[
     """Stretches of ``schedule`` that may fit it to the run: its horizon at the run's end, or its
     floor reached later (at 80% .. 100% of the run and beyond, for step-wise and open decays)."""
     h = schedule.horizon
-    factors = [ctx.steps / h] if h else []
+    factors = [c * ctx.steps / h for c in (1.0, 0.9, 0.8, 0.75)] if h else []
     if reached:
         factors += [c * ctx.steps / reached for c in (0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0)]
     for factor in factors:
         yield lambda factor=factor: stretch(schedule, factor)
 
 
-def _fit(schedule: Schedule, ctx: RunContext, reached: int | None) -> Schedule | None:
-    """The schedule fitted to the run: neither too early (SL001) nor too long (SL007)."""
-    return _first_fix(schedule, _fits(schedule, ctx, reached), (floor_too_early, decay_missed), ctx)
-
-
-def too_early(schedule: Schedule, values: np.ndarray, ctx: RunContext, reached: int):
-    fixed = _fit(schedule, ctx, reached)
+def too_early(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, reached: int, fixing: _Fixing
+) -> Finding | None:
+    fixed = fixing.first(_fits(schedule, ctx, reached))
     if fixed is None:
         return None
     unit = ctx.unit_word
@@ -463,10 +484,12 @@ def zeros_after_peak(schedule: Schedule, values: np.ndarray, ctx: RunContext) ->
     return zeros if zeros and values[top] > 0 else None
 
 
-def zero_rate(schedule: Schedule, values: np.ndarray, ctx: RunContext, zeros: int):
+def zero_rate(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, zeros: int, fixing: _Fixing
+) -> Finding | None:
     found = _decay_floor_step(values)
     candidates = [lambda: with_floor(schedule), *_fits(schedule, ctx, found and found[0])]
-    fixed = _first_fix(schedule, candidates, (zeros_after_peak,), ctx)
+    fixed = fixing.first(candidates)
     if fixed is None:
         return None
     unit = ctx.unit_word
@@ -484,8 +507,9 @@ def zero_rate(schedule: Schedule, values: np.ndarray, ctx: RunContext, zeros: in
 
 
 def _has_warmup(values: np.ndarray) -> bool:
+    """The curve starts at half its peak or lower and rises during the first quarter of the run."""
     head = values[: max(2, len(values) // 4)]
-    return bool(head[0] <= 0.5 * head.max() and head.argmax() > 0)
+    return bool(values[0] <= 0.5 * values.max() and head.argmax() > 0)
 
 
 def warmup_missing(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> str | None:
@@ -501,7 +525,9 @@ def warmup_missing(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> s
     return f"a large batch ({ctx.batch_size} >= {LARGE_BATCH})"
 
 
-def no_warmup(schedule: Schedule, values: np.ndarray, ctx: RunContext, why: str):
+def no_warmup(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, why: str, fixing: _Fixing
+) -> Finding | None:
     warm = max(1, round(0.05 * ctx.steps))
     h = schedule.horizon
 
@@ -510,7 +536,7 @@ def no_warmup(schedule: Schedule, values: np.ndarray, ctx: RunContext, why: str)
         return from_spec({"kind": "warmup", "schedule": inner, "steps": warm})
 
     candidates = [lambda: warmed(True)] if h is not None and h >= ctx.steps else []
-    fixed = _first_fix(schedule, [*candidates, lambda: warmed(False)], (warmup_missing,), ctx)
+    fixed = fixing.first([*candidates, lambda: warmed(False)])
     if fixed is None:
         return None
     unit = ctx.unit_word
@@ -539,7 +565,9 @@ def _cosine_as_line(node: Schedule) -> Schedule:
     )
 
 
-def short_cosine(schedule: Schedule, values: np.ndarray, ctx: RunContext, _: Any):
+def short_cosine(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, _: Any, fixing: _Fixing
+) -> Finding | None:
     spe = ctx.steps_per_epoch
     head = (
         f"a cosine over only {ctx.steps} {ctx.unit_word}s takes {ctx.steps} distinct rates, a "
@@ -548,7 +576,7 @@ def short_cosine(schedule: Schedule, values: np.ndarray, ctx: RunContext, _: Any
     if ctx.unit == "epoch" and spe and spe > 1 and SHORT_RUN <= ctx.steps * spe <= MAX_STEPS:
         per_step = ctx.in_unit("step")
         candidates = [lambda: stretch(schedule, spe)]
-        fixed = _first_fix(schedule, candidates, (cosine_too_short,), per_step)
+        fixed = fixing.first(candidates, per_step)
         if fixed is not None:
             return Finding(
                 "SL004",
@@ -560,7 +588,7 @@ def short_cosine(schedule: Schedule, values: np.ndarray, ctx: RunContext, _: Any
                 fix_unit="step",
             )
     candidates = [lambda: _replace_kind(schedule, "cosine", _cosine_as_line)]
-    fixed = _first_fix(schedule, candidates, (cosine_too_short,), ctx)
+    fixed = fixing.first(candidates)
     if fixed is None:
         return None
     return Finding(
@@ -575,12 +603,18 @@ def short_cosine(schedule: Schedule, values: np.ndarray, ctx: RunContext, _: Any
 # SL005 ------------------------------------------------------------------------------------------
 
 
+def _range_after_peak(values: np.ndarray) -> tuple[float, float]:
+    """(peak, lowest value from the peak on): the range a warmup before the peak is not part of."""
+    top = int(np.argmax(values))
+    return float(values[top]), float(values[top:].min())
+
+
 def still_cycling(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> int | None:
     """SL005: the number of restarts of a periodic schedule in a final run that does not end
-    annealed (0 restarts: it ends high in its first cycle)."""
+    annealed (0 restarts: it ends high in its first cycle, against its range from the peak on)."""
     if not ctx.final or not _periodic(schedule):
         return None
-    peak, low = float(values.max()), float(values.min())
+    peak, low = _range_after_peak(values)
     slope = np.sign(np.diff(values))
     slope = slope[slope != 0]
     restarts = int(np.count_nonzero((slope[:-1] < 0) & (slope[1:] > 0)))
@@ -589,8 +623,10 @@ def still_cycling(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> in
     return restarts
 
 
-def cyclical_final(schedule: Schedule, values: np.ndarray, ctx: RunContext, restarts: int):
-    peak, low = float(values.max()), float(values.min())
+def cyclical_final(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, restarts: int, fixing: _Fixing
+) -> Finding | None:
+    peak, low = _range_after_peak(values)
     one_cycle = {"kind": "one_cycle", "max_lr": _sig(peak, ROUGH), "steps": ctx.steps}
     cosine = {
         "kind": "cosine",
@@ -600,7 +636,7 @@ def cyclical_final(schedule: Schedule, values: np.ndarray, ctx: RunContext, rest
     }
     specs = [one_cycle, cosine] if "cyclic" in kinds_in(schedule) else [cosine, one_cycle]
     candidates = [lambda s=s: from_spec(s) for s in specs]
-    fixed = _first_fix(schedule, candidates, (still_cycling,), ctx)
+    fixed = fixing.first(candidates)
     if fixed is None:
         return None
     return Finding(
@@ -634,8 +670,10 @@ def units_mixed(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> floa
     return None
 
 
-def unit_mixup(schedule: Schedule, values: np.ndarray, ctx: RunContext, factor: float):
-    fixed = _first_fix(schedule, [lambda: stretch(schedule, factor)], (units_mixed,), ctx)
+def unit_mixup(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, factor: float, fixing: _Fixing
+) -> Finding | None:
+    fixed = fixing.first([lambda: stretch(schedule, factor)])
     if fixed is None:
         return None
     written, used = ("optimizer steps", "epochs") if factor < 1 else ("epochs", "optimizer steps")
@@ -659,13 +697,20 @@ def decay_missed(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> flo
     h = schedule.horizon
     if not h or h <= 1.5 * ctx.steps:
         return None
-    full = np.asarray(schedule(np.linspace(0.0, h, 512)))
+    full = _planned(schedule, h)
     peak, floor, last = float(full.max()), float(full[-1]), float(values[-1])
     return floor if last > floor + 0.25 * (peak - floor) else None
 
 
-def never_decays(schedule: Schedule, values: np.ndarray, ctx: RunContext, floor: float):
-    fixed = _fit(schedule, ctx, None)
+def _planned(schedule: Schedule, h: float) -> np.ndarray:
+    """The curve over its horizon, up to just before it (a periodic one restarts at ``h``)."""
+    return np.asarray(schedule(np.linspace(0.0, h, 513)[:-1]))
+
+
+def never_decays(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, floor: float, fixing: _Fixing
+) -> Finding | None:
+    fixed = fixing.first(_fits(schedule, ctx, None))
     if fixed is None:
         return None
     h = schedule.horizon
@@ -689,9 +734,11 @@ def adam_peak_too_high(schedule: Schedule, values: np.ndarray, ctx: RunContext) 
     return peak if ctx.optimizer in ("adam", "adamw") and peak > ADAM_MAX_LR else None
 
 
-def sgd_rate_with_adam(schedule: Schedule, values: np.ndarray, ctx: RunContext, peak: float):
+def sgd_rate_with_adam(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, peak: float, fixing: _Fixing
+) -> Finding | None:
     candidates = [lambda: scale_rates(schedule, 1e-3 / peak)]
-    fixed = _first_fix(schedule, candidates, (adam_peak_too_high,), ctx)
+    fixed = fixing.first(candidates)
     if fixed is None:
         return None
     return Finding(
@@ -704,12 +751,12 @@ def sgd_rate_with_adam(schedule: Schedule, values: np.ndarray, ctx: RunContext, 
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("SL001", floor_too_early, too_early),
-    Rule("SL002", zeros_after_peak, zero_rate),
-    Rule("SL003", warmup_missing, no_warmup),
-    Rule("SL004", cosine_too_short, short_cosine),
-    Rule("SL005", still_cycling, cyclical_final),
-    Rule("SL006", units_mixed, unit_mixup),
-    Rule("SL007", decay_missed, never_decays),
-    Rule("SL008", adam_peak_too_high, sgd_rate_with_adam),
+    Rule("SL001", 3, floor_too_early, too_early),
+    Rule("SL002", 3, zeros_after_peak, zero_rate),
+    Rule("SL003", 2, warmup_missing, no_warmup),
+    Rule("SL004", 1, cosine_too_short, short_cosine),
+    Rule("SL005", 1, still_cycling, cyclical_final),
+    Rule("SL006", 0, units_mixed, unit_mixup),
+    Rule("SL007", 3, decay_missed, never_decays),
+    Rule("SL008", 2, adam_peak_too_high, sgd_rate_with_adam),
 )
