@@ -143,7 +143,7 @@ def test_growth_with_gamma_above_one():
 
 MODULES = [
     "base", "params", "shapes", "decays", "cycles", "warmups", "piecewise", "composition", "hf",
-    "spec", "checks",
+    "spec", "nested", "checks",
 ]  # fmt: skip
 
 

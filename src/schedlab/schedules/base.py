@@ -200,15 +200,20 @@ class Schedule:
         return f"{self._kind}({args})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from schedlab.schedules.spec import from_spec
-
-        return (from_spec, (self.spec(),))
+        return (_from_spec_dict, (self.spec(),))
 
     # Arithmetic sugar: ``0.5 * s`` and ``s * other`` build a ``scale`` schedule.
     def __mul__(self, other: Any) -> Schedule:
         return KINDS["scale"].make(self, other)
 
     __rmul__ = __mul__
+
+
+def _from_spec_dict(spec: Mapping[str, Any]) -> Schedule:
+    """The schedule of ``spec()``'s dict (how a schedule unpickles; nested specs are built by
+    their parameters' checks)."""
+    params = {k: v for k, v in spec.items() if k != "kind"}
+    return kind_info(spec["kind"]).make(**params)
 
 
 def _bad_step(t: Any) -> SpecError:

@@ -7,7 +7,8 @@ from typing import Any
 
 from schedlab.errors import SpecError
 from schedlab.schedules.base import Evaluator, Schedule, schedule_kind
-from schedlab.schedules.params import Boundaries, ScheduleArg, ScheduleList, ScheduleOrFactor
+from schedlab.schedules.nested import ScheduleArg, ScheduleList, ScheduleOrFactor
+from schedlab.schedules.params import Boundaries
 
 
 def _after_last(params: Mapping[str, Any]) -> float | None:

@@ -8,6 +8,7 @@ A kind's signature annotates each parameter with a :class:`Param`, its check *an
 :class:`Role` (``Annotated[float, Param(learning_rate, Role.LR)]``, spelled :data:`Rate`).  The
 role is the parameter's meaning for code that transforms schedules without knowing the kinds
 (``schedules.checks`` stretches every step count and scales every learning rate by role).
+Parameters that are schedules are checked in :mod:`schedlab.schedules.nested`.
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ def optional(inner: Param) -> Param:
     return Param(check, inner.role)
 
 
-def _is_list(value: Any) -> bool:
+def is_list(value: Any) -> bool:
+    """A list or tuple of values (not a string, bytes or a mapping)."""
     return not isinstance(value, (str, bytes, Mapping)) and isinstance(value, Sequence)
 
 
@@ -169,7 +171,7 @@ def increasing(element: Check, what: str) -> Check:
     """A list of values accepted by ``element``, strictly increasing."""
 
     def check(kind: str, name: str, value: Any) -> list:
-        if not _is_list(value):
+        if not is_list(value):
             raise fail(kind, name, f"a list of {what}", value)
         out = [element(kind, f"{name}[{i}]", v) for i, v in enumerate(value)]
         for i in range(1, len(out)):
@@ -182,7 +184,7 @@ def increasing(element: Check, what: str) -> Check:
 
 def rates(kind: str, name: str, value: Any) -> list[float]:
     """A non-empty list of learning rates."""
-    if not _is_list(value) or not value:
+    if not is_list(value) or not value:
         raise fail(kind, name, "a non-empty list of finite numbers >= 0", value)
     return [learning_rate(kind, f"{name}[{i}]", v) for i, v in enumerate(value)]
 
@@ -193,44 +195,15 @@ milestones_list = increasing(count, "integer steps >= 0")
 
 def points(kind: str, name: str, value: Any) -> list[list[float]]:
     """A non-empty list of ``[step, lr]`` pairs, steps strictly increasing."""
-    if not _is_list(value) or not value:
+    if not is_list(value) or not value:
         raise fail(kind, name, "a non-empty list of [step, lr] pairs", value)
     pairs = []
     for i, pair in enumerate(value):
-        if not _is_list(pair) or len(pair) != 2:
+        if not is_list(pair) or len(pair) != 2:
             raise fail(kind, f"{name}[{i}]", "a [step, lr] pair", pair)
         pairs.append([pair[0], learning_rate(kind, f"{name}[{i}] lr", pair[1])])
     xs = steps_list(kind, f"{name} steps", [s for s, _ in pairs])
     return [[x, v] for x, (_, v) in zip(xs, pairs, strict=True)]
-
-
-def schedule(kind: str, name: str, value: Any) -> Any:
-    """A nested schedule: a ``Schedule``, or a spec (dict or string) that ``from_spec`` accepts."""
-    from schedlab.schedules.base import Schedule
-    from schedlab.schedules.spec import from_spec
-
-    if isinstance(value, Schedule):
-        return value
-    if isinstance(value, (Mapping, str)):
-        try:
-            return from_spec(value)
-        except ValueError as err:
-            raise SpecError(f"{kind}: {name}: {err}") from None
-    raise fail(kind, name, "a schedule (a Schedule, a spec dict or a spec string)", value)
-
-
-def schedule_or_factor(kind: str, name: str, value: Any) -> Any:
-    """A nested schedule, or a constant factor (a finite number >= 0)."""
-    if is_real(value):
-        return factor(kind, name, value)
-    return schedule(kind, name, value)
-
-
-def schedules(kind: str, name: str, value: Any) -> list:
-    """A non-empty list of nested schedules."""
-    if not _is_list(value) or not value:
-        raise fail(kind, name, "a non-empty list of schedules", value)
-    return [schedule(kind, f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
 # Annotated parameter types used in the kinds' signatures: the metadata is the Param.
@@ -247,6 +220,3 @@ Milestones = Annotated[list, Param(milestones_list, Role.STEP_LIST)]
 Boundaries = Annotated[list, Param(steps_list, Role.STEP_LIST)]
 Points = Annotated[list, Param(points, Role.POINTS)]
 Flag = Annotated[bool, Param(flag, Role.FLAG)]
-ScheduleArg = Annotated[Any, Param(schedule, Role.SCHEDULE)]
-ScheduleList = Annotated[list, Param(schedules, Role.SCHEDULES)]
-ScheduleOrFactor = Annotated[Any, Param(schedule_or_factor, Role.SCHEDULE_OR_FACTOR)]

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from schedlab.errors import SpecError
 from schedlab.schedules import params as p
 from schedlab.schedules.base import Evaluator, Schedule, schedule_kind
-from schedlab.schedules.params import Count, FloorRate, Rate, ScheduleArg, Steps
+from schedlab.schedules.nested import ScheduleArg
+from schedlab.schedules.params import Count, FloorRate, Rate, Steps
 from schedlab.schedules.shapes import half_cosine, lerp
 
 
