@@ -39,8 +39,8 @@ _MAX_STEP = float(np.finfo(np.float64).max)
 
 @dataclass(frozen=True)
 class KindParam:
-    """One parameter of a kind: its name, :class:`Role`, check and default (``None`` when the
-    parameter is required: no parameter defaults to ``None`` and is required at once)."""
+    """One parameter of a kind: its name, :class:`Role`, check, and its default unless it is
+    ``required`` (then ``default`` is ``None`` and means nothing)."""
 
     name: str
     role: Role
@@ -65,10 +65,6 @@ class Kind:
     horizon: Horizon
     periodic: bool = False
     sparse: bool = False
-
-    def names(self, *roles: Role) -> list[str]:
-        """The parameters with one of ``roles``, in signature order."""
-        return [p.name for p in self.params.values() if p.role in roles]
 
 
 #: kind name -> :class:`Kind`, in the order the kinds are registered: the contract's table
