@@ -44,9 +44,8 @@ class Role(enum.Enum):
     CHOICE = "one of a few names"
 
 
-#: Roles whose values are learning rates, and roles whose values are lengths in steps.
+#: The roles whose values are learning rates.
 LEARNING_RATES = frozenset({Role.LR, Role.FLOOR_LR})
-LENGTHS = frozenset({Role.STEPS, Role.COUNT, Role.DURATION})
 
 
 @dataclass(frozen=True)
