@@ -48,7 +48,7 @@ def run_context(config: Mapping[str, Any], spe: int | None) -> RunContext:
     """
     epochs = int(config["epochs"])
     unit = config.get("unit", "epoch")
-    per_step = unit == "step" and spe
+    per_step = unit == "step" and bool(spe)
     return RunContext(
         steps=epochs * spe if per_step else epochs,
         steps_per_epoch=spe,
