@@ -1,7 +1,7 @@
 """Shared pieces of the schedule tests: hypothesis strategies that draw *valid* parameters for every
 kind, and the promises each kind makes (value range, monotonicity, continuity points).
 
-The promises are derived from the contract's table (SPEC.md), not from the implementation.
+The promises are derived from the contract's table (docs/schedules.md), not from the implementation.
 """
 
 from __future__ import annotations
@@ -71,6 +71,56 @@ def wsd_params(draw):
         decay=draw(st.sampled_from(["linear", "cosine", "1-sqrt"])),
         min_lr=lr * draw(st.floats(0.0, 1.0)),
     )
+
+
+@st.composite
+def hf_params(draw, name: str | None = None):
+    """A Hugging Face name (``name``, or any) with valid arguments, its own optional ones
+    sometimes given."""
+    name = name or draw(st.sampled_from(list(HF_NAMES)))
+    lr = draw(positive_lrs)
+    total = draw(st.integers(2, 300))
+    warm = 0 if name == "constant" else draw(st.integers(0, total - 1))
+    maybe = lambda strategy: draw(st.one_of(st.none(), strategy))  # noqa: E731
+    kw: dict = {}
+    if name in ("cosine", "cosine_with_min_lr"):
+        kw["num_cycles"] = maybe(st.floats(0.1, 3.0))
+    if name == "cosine_with_restarts":
+        kw["num_cycles"] = maybe(st.integers(1, 60))
+    if name == "polynomial":
+        kw["lr_end"] = maybe(st.floats(0.0, 0.99).map(lambda f: f * lr))
+        kw["power"] = maybe(st.floats(0.1, 5.0))
+    if name == "inverse_sqrt":
+        kw["timescale"] = maybe(st.floats(0.5, 1e4))
+    if name == "cosine_with_min_lr":
+        frac = draw(st.floats(0.0, 1.0))
+        if draw(st.booleans()):
+            kw["min_lr"] = frac * lr
+        else:
+            kw["min_lr_rate"] = frac
+    if name == "warmup_stable_decay":
+        kw["num_decay_steps"] = draw(st.integers(0, total - warm))
+        if draw(st.booleans()):
+            kw["num_stable_steps"] = total - warm - kw["num_decay_steps"]
+        kw["warmup_type"] = maybe(st.sampled_from(["linear", "cosine", "1-sqrt"]))
+        kw["decay_type"] = maybe(st.sampled_from(["linear", "cosine", "1-sqrt"]))
+        kw["min_lr_ratio"] = maybe(st.floats(0.0, 1.0))
+        kw["num_cycles"] = maybe(st.floats(0.1, 3.0))
+    kw = {k: v for k, v in kw.items() if v is not None}
+    return schedlab.hf(name, lr, num_warmup_steps=warm, num_training_steps=total, **kw)
+
+
+HF_NAMES = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "cosine_with_min_lr",
+    "warmup_stable_decay",
+)
 
 
 @st.composite
@@ -166,6 +216,7 @@ KINDS: dict[str, st.SearchStrategy[Schedule]] = {
     "warmup": warmup_params(),
     "sequence": sequence_params(),
     "scale": st.builds(schedlab.scale, leaves, st.one_of(lrs, leaves)),
+    "hf": hf_params(),
 }
 schedules = st.one_of(*KINDS.values())
 
@@ -220,7 +271,18 @@ def bounds(s: Schedule) -> tuple[float, float]:
         by = q["by"]
         f_lo, f_hi = bounds(by) if isinstance(by, Schedule) else (by, by)
         return lo * f_lo, (0.0 if hi == 0 or f_hi == 0 else hi * f_hi)
+    if k == "hf":
+        if q["name"] == "constant":
+            return q["lr"], q["lr"]
+        if q["name"] == "warmup_stable_decay":
+            return q["lr"] * q.get("min_lr_ratio", 0.0), q["lr"]
+        return 0.0, q["lr"]  # a warmup from 0 to lr, then a decay from lr
     raise AssertionError(f"no bounds for kind {k!r}")
+
+
+#: Hugging Face names that decay monotonically after the warmup (cosines with num_cycles=0.5).
+_HF_DECAYS = ("linear", "polynomial", "constant_with_warmup", "inverse_sqrt", "cosine",
+              "cosine_with_min_lr")  # fmt: skip
 
 
 def monotone(s: Schedule) -> tuple[float, int] | None:
@@ -247,6 +309,8 @@ def monotone(s: Schedule) -> tuple[float, int] | None:
         return float(q["warmup_steps"]), -1
     if k == "inverse_sqrt":
         return float(q["warmup_steps"]), -1
+    if k == "hf" and q["name"] in _HF_DECAYS and q.get("num_cycles", 0.5) == 0.5:
+        return float(q["num_warmup_steps"]), -1
     if k == "piecewise_constant" and q["values"] == sorted(q["values"]):
         return 0.0, 1
     if k == "piecewise_constant" and q["values"] == sorted(q["values"], reverse=True):
@@ -274,4 +338,9 @@ def continuous_at(s: Schedule) -> list[float]:
         return [float(x) for x, _ in q["points"] if x > 0]
     if k == "cyclic":
         return [float(q["step_size_up"])]
+    if k == "hf" and q["name"] not in ("constant", "warmup_stable_decay"):
+        # The ramp ends at lr, where every decay starts; the decays end where they hold.
+        warm = [float(q["num_warmup_steps"])] if q["num_warmup_steps"] else []
+        ends = q["name"] in ("linear", "polynomial", "cosine", "cosine_with_min_lr")
+        return warm + ([float(q["num_training_steps"])] if ends else [])
     return []

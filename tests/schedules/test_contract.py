@@ -1,9 +1,10 @@
-"""The contract every kind keeps (SPEC.md "Public contract of the schedule layer"), checked by ONE
+"""The contract every kind keeps (docs/schedules.md, the product contract), checked by ONE
 property test parametrized over all kinds, with valid parameters drawn per kind (sched_cases.KINDS).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import pickle
@@ -17,6 +18,10 @@ from sched_cases import EPS, KINDS, PROFILE, any_steps, bounds, continuous_at, m
 
 import schedlab
 from schedlab import Schedule, from_spec
+from schedlab.errors import SpecError
+from schedlab.schedules import kind_info
+from schedlab.schedules.checks import kinds_in
+from schedlab.schedules.params import Role
 
 INVALID_STEPS = [
     -1,
@@ -38,6 +43,21 @@ INVALID_STEPS = [
     None,
     10**400,
 ]
+
+
+def test_huge_steps_are_accepted_or_refused_alike_in_every_container():
+    s = schedlab.cosine(0.1, steps=100, min_lr=0.01)
+    big = 2**70  # beyond int64: numpy keeps a list of them as objects
+    assert s(big) == s([big])[0] == s(np.array([big, 1], dtype=object))[0] == s(float(big)) == 0.01
+    assert s([big, 50]).dtype == np.float64 and s([[big], [0]]).shape == (2, 1)
+    assert s(np.uint64(2**64 - 1)) == 0.01
+    huge = 10**400  # beyond float64: refused as a scalar and in a list, shown as given
+    for bad, shown in [(huge, huge), ([huge], huge), ([1, huge], huge), (-big, -big),
+                       ([-big], -big), (np.array([3, -big], dtype=object), -big)]:  # fmt: skip
+        with pytest.raises(SpecError, match=f"step must be a finite number >= 0, got {shown}$"):
+            s(bad)
+    with pytest.raises(SpecError, match="step must be a number or an array of numbers"):
+        s([1, "2"])
 
 
 def test_strategies_cover_every_kind():
@@ -153,3 +173,50 @@ def test_kind_contract(kind: str, data: st.DataObject) -> None:
     check_inputs(s, grid, values)
     check_round_trips(s, grid, values)
     assert s.kind == kind and schedlab.from_spec({"kind": kind, **s.spec()}) == s
+
+
+#: What a parameter's name says it is (SPEC's glossary), against the role its kind declares.
+STEP_COUNTS = {"steps", "period", "every", "step_size", "step_size_up", "step_size_down"}
+
+
+def _named_role(name: str) -> set[Role]:
+    if name == "lr" or name.endswith("_lr") or name.startswith("lr_"):
+        return {Role.LR, Role.FLOOR_LR}
+    if name in STEP_COUNTS or name.endswith("_steps"):
+        return {Role.STEPS, Role.COUNT}
+    return {
+        "timescale": {Role.DURATION},
+        "milestones": {Role.STEP_LIST},
+        "boundaries": {Role.STEP_LIST},
+        "points": {Role.POINTS},
+        "values": {Role.LR_LIST},
+        "schedule": {Role.SCHEDULE},
+        "schedules": {Role.SCHEDULES},
+        "by": {Role.SCHEDULE_OR_FACTOR},
+    }.get(name, set(Role) - {Role.LR, Role.FLOOR_LR, Role.STEPS, Role.COUNT, Role.STEP_LIST})
+
+
+@pytest.mark.parametrize("kind", schedlab.kinds())
+def test_every_parameter_declares_the_role_its_name_says(kind):
+    params = kind_info(kind).params
+    assert list(params) == list(inspect.signature(kind_info(kind).make).parameters)
+    for p in params.values():
+        assert p.role in _named_role(p.name), (kind, p.name, p.role)
+    floors = [p.name for p in params.values() if p.role is Role.FLOOR_LR]
+    assert set(floors) <= {"min_lr", "end_lr", "lr_end"}, floors
+
+
+@pytest.mark.parametrize("kind", schedlab.kinds())
+@PROFILE
+@given(data=st.data())
+def test_a_schedule_is_at_its_end_after_its_horizon(kind, data):
+    """The registered horizon is where the schedule ends, for every kind that ends: past it
+    the value never changes (periodic kinds: one cycle; scale: the longest known part)."""
+    s = data.draw(KINDS[kind], label="schedule")
+    h = s.horizon
+    if h is None or kind == "scale" or any(kind_info(k).periodic for k in kinds_in(s)):
+        return
+    if kind == "hf" and s.params["name"] == "inverse_sqrt":
+        return  # its num_training_steps records the run length; the decay goes on
+    after = s(np.array([h + 1e-9, h + 1, h + 7.5, 2 * h + 3, 10 * h + 1, 10**9]))
+    assert np.all(np.abs(after - after[0]) <= 4 * EPS * abs(after[0])), (s, h, after)

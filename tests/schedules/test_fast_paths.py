@@ -38,6 +38,8 @@ ONE_OF_EACH = {
     "piecewise_linear": "piecewise_linear([[0, 0.0], [1000, 0.1], [60000, 0.001]])",
     "sequence": "sequence([constant(0.01), cosine(0.1, steps=50000)], boundaries=[2000])",
     "scale": "scale(cosine(0.1, steps=50000), by=linear(1.0, 0.5, steps=60000))",
+    "hf": 'hf("cosine_with_restarts", 0.1, num_warmup_steps=1000, num_training_steps=61000, '
+    "num_cycles=3)",
 }
 
 LONG = 3 * _BLOCK + 1234  # more than one block, and not a multiple of it

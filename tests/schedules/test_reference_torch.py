@@ -1,5 +1,5 @@
 """Reference tests against ``torch.optim.lr_scheduler``, stepping a real SGD optimizer on one
-parameter and reading the rate it would use at each step (SPEC.md "Reference semantics").
+parameter and reading the rate it would use at each step (docs/schedules.md: "Ref" column).
 
 Tolerances: closed-form schedulers (CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts) are held to
 ``rtol=1e-12``; the recursive ("chainable") ones multiply the previous rate each step, so their
@@ -72,15 +72,21 @@ def test_step_lr(lr, step_size, gamma, n):
 @PROFILE
 @given(
     lr=lrs,
-    milestones=st.lists(st.integers(1, 300), min_size=1, max_size=6, unique=True).map(sorted),
+    milestones=st.lists(st.integers(0, 300), min_size=1, max_size=6, unique=True).map(sorted),
     gamma=st.floats(0.05, 1.0),
     n=horizons,
 )
 def test_multistep_lr(lr, milestones, gamma, n):
-    # Milestone 0 is never applied by PyTorch's stepping (its closed form would apply it); the
-    # contract counts milestones <= t, so milestone 0 is covered by the hand tables instead.
+    # Milestone 0 included: PyTorch 2.13 applies it when the scheduler is built (lr * gamma at
+    # step 0), as the contract counts milestones <= t.
     ref = torch_rates(lr, lambda o: lr_scheduler.MultiStepLR(o, milestones, gamma), n)
     assert_matches(schedlab.multistep(lr, milestones, gamma)(np.arange(n)), ref, drift=True)
+
+
+def test_multistep_lr_applies_milestone_zero_at_step_zero():
+    ref = torch_rates(1.0, lambda o: lr_scheduler.MultiStepLR(o, [0, 2], 0.5), 4)
+    assert ref.tolist() == [0.5, 0.5, 0.25, 0.25]
+    assert schedlab.multistep(1.0, [0, 2], 0.5)(np.arange(4)).tolist() == ref.tolist()
 
 
 @PROFILE

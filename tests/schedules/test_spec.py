@@ -1,14 +1,17 @@
-"""The spec language (dict, JSON, YAML, text form) and its errors (SPEC.md "Public contract")."""
+"""The spec language (dict, JSON, YAML, text form) and its errors (docs/schedules.md "Spec language")."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 import schedlab
 from schedlab import from_spec
+from schedlab.errors import SpecError
 
 COSINE = schedlab.cosine(lr=0.1, steps=100, min_lr=0.0)
 NESTED = schedlab.warmup(schedlab.cosine(lr=0.1, steps=100), steps=10)
@@ -341,24 +344,86 @@ def test_malformed_text_and_documents():
     assert from_spec(deep)(0) == pytest.approx(0.1 * 0.5**30, rel=1e-14)
 
 
-def test_kinds_lists_the_contract_in_order():
-    assert schedlab.kinds() == [
-        "constant",
-        "step",
-        "multistep",
-        "exponential",
-        "inverse_time",
-        "polynomial",
-        "linear",
-        "cosine",
-        "cosine_restarts",
-        "cyclic",
-        "one_cycle",
-        "warmup",
-        "wsd",
-        "inverse_sqrt",
-        "piecewise_constant",
-        "piecewise_linear",
-        "sequence",
-        "scale",
-    ]
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "schedules.md"
+
+
+def test_kinds_are_registered_in_the_order_of_the_docs_table():
+    """The registry's order is the import order of the kind modules (no sorting at import):
+    ``schedlab.kinds()`` lists the kinds in the order of the documented table."""
+    table = DOCS.read_text().split("## Kinds")[1].split("\n## ")[0]
+    documented = re.findall(r"^\| `([a-z_]+)\(", table, flags=re.M)
+    assert len(documented) == 19
+    assert schedlab.kinds() == documented
+    assert list(schedlab.schedules.KINDS) == documented
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cosine(lr=abc, steps=10)", "cosine: lr must be a number, a quoted string, "
+         "true/false/none, a list or a kind(...) call, got abc (column 11) "
+         "(text must be quoted: 'abc')"),
+        ("cosine(abc, 10)", "cosine: lr must be a number"),
+        ("cosine(0.1, steps=10 * 10)", "cosine: steps must be a number, a quoted string, "
+         "true/false/none, a list or a kind(...) call, got 10 * 10 (column 19)"),
+        ("cosine(0.1, 10, min_lr=os.environ)", "cosine: min_lr must be a number"),
+        ("multistep(0.1, [10, x])", "multistep: milestones[1] must be a number"),
+        ("warmup(cosine(lr=0.1, steps=abc), 5)", "cosine: steps must be a number"),
+        ("sequence([constant(0.1), constant(lr=y)], [5])", "constant: lr must be a number"),
+        ("constant(0.1, abc)", "constant: argument 2 must be a number"),
+        ("cosine(lr=2 ** 70, steps=10)", "cosine: lr must be a number"),
+    ],
+)  # fmt: skip
+def test_a_bad_value_in_the_text_form_names_its_parameter(text, message):
+    with pytest.raises(SpecError) as err:
+        from_spec(text)
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_every_error_of_the_spec_layer_is_a_spec_error():
+    for bad in ("cosin(0.1)", "cosine(0.1", {"lr": 0.1}, 3.5, "cosine(0.1, 0)", "constant(0.1, 2)",
+                "cosine(0.1, 10, eta_min=0)", "sequence([constant(0.1)], [1])"):  # fmt: skip
+        with pytest.raises(SpecError):
+            from_spec(bad)
+    with pytest.raises(SpecError, match="step must be a finite number >= 0, got -1"):
+        schedlab.constant(0.1)(-1)
+
+
+TOO_LARGE = "<= 2**53 (9007199254740992, the largest step float64 counts exactly)"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "cosine", "lr": 0.1, "steps": 2**70},
+         f"cosine: steps must be a positive integer {TOO_LARGE}, got 1180591620717411303424"),
+        ("cosine(0.1, 1180591620717411303424)",
+         f"cosine: steps must be a positive integer {TOO_LARGE}, got 1180591620717411303424"),
+        ({"kind": "step", "lr": 0.1, "step_size": np.uint64(2**64 - 1)},
+         f"step: step_size must be a positive integer {TOO_LARGE}, got "
+         "np.uint64(18446744073709551615)"),
+        ({"kind": "multistep", "lr": 0.1, "milestones": [10, 2**70]},
+         f"multistep: milestones[1] must be an integer >= 0 {TOO_LARGE}, "
+         "got 1180591620717411303424"),
+        ({"kind": "multistep", "lr": 0.1, "milestones": [10, 10**400]},
+         f"multistep: milestones[1] must be an integer >= 0 {TOO_LARGE}, got 1" + "0" * 400),
+        ({"kind": "piecewise_constant", "boundaries": [2**70], "values": [0.1, 0.01]},
+         f"piecewise_constant: boundaries[0] must be a number {TOO_LARGE}, "
+         "got 1180591620717411303424"),
+        ({"kind": "piecewise_constant", "boundaries": [10**400], "values": [0.1, 0.01]},
+         "piecewise_constant: boundaries[0] must be a finite number >= 0, got 1" + "0" * 400),
+        ({"kind": "constant", "lr": 10**400}, "constant: lr must be a finite number >= 0, got 1"),
+        ({"kind": "warmup", "schedule": "constant(0.1)", "steps": -(2**70)},
+         "warmup: steps must be an integer >= 0, got -1180591620717411303424"),
+    ],
+)  # fmt: skip
+def test_huge_step_counts_are_refused_with_the_value_as_given(spec, message):
+    with pytest.raises(SpecError) as err:
+        from_spec(spec)
+    assert str(err.value) == message or str(err.value).startswith(message), str(err.value)
+
+
+def test_the_largest_exact_step_count_is_accepted():
+    s = schedlab.multistep(1.0, [10, 2**53], 0.5)
+    assert s(2**53 - 1) == 0.5 and s(2**53) == 0.25
+    assert schedlab.cosine(1.0, 2**53)(2**52) == pytest.approx(0.5, rel=1e-15)

@@ -86,6 +86,40 @@ TABLES = [
     ),
     (sl.scale(sl.linear(1.0, 0.0, 4), by=sl.constant(0.5)), {0: 0.5, 2: 0.25, 4: 0.0}),
     (0.5 * sl.constant(0.4), {0: 0.2}),
+    # hf: num_training_steps=10 counts the warmup of 2, so the decays take the 8 steps after it.
+    (sl.hf("linear", 1.0, 2, 10), {0: 0.0, 1: 0.5, 2: 1.0, 6: 0.5, 9: 0.125, 10: 0.0, 11: 0.0}),
+    (sl.hf("cosine", 1.0, 2, 10), {1: 0.5, 2: 1.0, 4: (1 + R2) / 2, 6: 0.5, 10: 0.0, 14: 0.0}),
+    (sl.hf("cosine", 1.0, 0, 8, num_cycles=1.0), {0: 1.0, 2: 0.5, 4: 0.0, 6: 0.5, 8: 1.0, 9: 1.0}),
+    (
+        sl.hf("cosine_with_restarts", 1.0, 2, 10, num_cycles=2),
+        {2: 1.0, 4: 0.5, 5: (1 - R2) / 2, 6: 1.0, 8: 0.5, 9: (1 - R2) / 2, 10: 0.0},
+    ),
+    (
+        sl.hf("polynomial", 1.0, 2, 10, lr_end=0.2, power=2.0),
+        {1: 0.5, 2: 1.0, 6: 0.4, 10: 0.2, 11: 0.2},
+    ),
+    (sl.hf("constant", 0.3), {0: 0.3, 10**9: 0.3}),
+    (sl.hf("constant_with_warmup", 1.0, 4), {0: 0.0, 1: 0.25, 4: 1.0, 10**6: 1.0}),
+    (sl.hf("inverse_sqrt", 1.0, 4), {2: 0.5, 4: 1.0, 16: 0.5}),
+    (sl.hf("cosine_with_min_lr", 1.0, 2, 10, min_lr=0.2), {1: 0.5, 2: 1.0, 6: 0.6, 10: 0.2}),
+    (sl.hf("cosine_with_min_lr", 1.0, 2, 10, min_lr_rate=0.2), {6: 0.6, 10: 0.2, 12: 0.2}),
+    # warmup_stable_decay: from min_lr_ratio * lr; 2 up, 4 stable, 4 down (cosine by default).
+    (
+        sl.hf("warmup_stable_decay", 1.0, 2, 10, num_decay_steps=4, min_lr_ratio=0.2),
+        {0: 0.2, 1: 0.6, 2: 1.0, 5: 1.0, 6: 1.0, 8: 0.6, 10: 0.2, 11: 0.2},
+    ),
+    (
+        sl.hf(
+            "warmup_stable_decay",
+            1.0,
+            2,
+            num_decay_steps=4,
+            num_stable_steps=1,
+            warmup_type="cosine",
+            decay_type="1-sqrt",
+        ),
+        {0: 0.0, 1: 0.5, 2: 1.0, 3: 1.0, 4: 0.5, 7: 0.0},
+    ),
 ]
 
 
@@ -107,7 +141,10 @@ def test_growth_with_gamma_above_one():
         assert zero(10**12) == 0.0 and not np.isnan(zero(np.array([0, 10**12]))).any()
 
 
-MODULES = ["base", "params", "shapes", "decays", "cycles", "warmups", "composition", "spec"]
+MODULES = [
+    "base", "params", "shapes", "decays", "cycles", "warmups", "piecewise", "composition", "hf",
+    "spec", "nested", "checks",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", MODULES)

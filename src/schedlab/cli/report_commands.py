@@ -67,6 +67,9 @@ def check(
         bool, typer.Option("--strict", help="Exit 1 if any pitfall is found.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    unit: Annotated[
+        str | None, typer.Option(help="What --steps counts: epoch or step (optimizer steps).")
+    ] = None,
 ) -> None:
     """Check a schedule for common pitfalls; each finding comes with a fixed spec."""
     from schedlab.schedules.checks import RunContext
@@ -80,6 +83,7 @@ def check(
             batch_size=batch_size,
             model=model,
             final=not exploration,
+            unit=unit,
         )
         findings = run_checks(spec, context)
     console = Console(highlight=False)
@@ -89,7 +93,8 @@ def check(
         console.print("[green]no pitfalls found[/]")
     for f in [] if as_json else findings:
         console.print(f"[bold yellow]{f.id}[/] [bold]{f.title}[/]: {f.message}", soft_wrap=True)
-        console.print(f"  fix: {f.fix}", markup=False, soft_wrap=True)
+        per = f" (per optimizer {f.fix_unit})" if f.fix_unit else ""
+        console.print(f"  fix{per}: {f.fix}", markup=False, soft_wrap=True)
     if strict and findings:
         raise typer.Exit(1)
 

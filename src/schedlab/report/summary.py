@@ -47,13 +47,15 @@ def run_context(config: Mapping[str, Any], spe: int | None) -> RunContext:
     ``epochs * steps_per_epoch``.
     """
     epochs = int(config["epochs"])
-    steps = epochs if config.get("unit", "epoch") == "epoch" or not spe else epochs * spe
+    unit = config.get("unit", "epoch")
+    per_step = unit == "step" and bool(spe)
     return RunContext(
-        steps=steps,
+        steps=epochs * spe if per_step else epochs,
         steps_per_epoch=spe,
         optimizer=config.get("optimizer"),
         batch_size=config.get("batch_size"),
         model=config.get("model"),
+        unit=unit if unit == "epoch" or per_step else None,  # steps unknown: counted as epochs
     )
 
 

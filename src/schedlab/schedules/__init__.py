@@ -1,49 +1,31 @@
 """Layer 1: pure, framework-free learning-rate schedules (numpy only)."""
 
-from schedlab.schedules.base import KINDS, Schedule
-from schedlab.schedules.composition import scale, sequence
-from schedlab.schedules.cycles import cosine_restarts, cyclic, one_cycle
+# The kinds register in the order their modules are imported: the order of the contract's table
+# (docs/schedules.md), which ``schedlab.kinds()`` lists.  Hence no sorting here.
+# isort: off
+from schedlab.schedules.base import KINDS, Kind, Schedule, kind_info
 from schedlab.schedules.decays import (
     constant,
-    cosine,
+    step,
+    multistep,
     exponential,
     inverse_time,
-    linear,
-    multistep,
-    piecewise_constant,
-    piecewise_linear,
     polynomial,
-    step,
+    linear,
+    cosine,
 )
+from schedlab.schedules.cycles import cosine_restarts, cyclic, one_cycle
+from schedlab.schedules.warmups import warmup, wsd, inverse_sqrt
+from schedlab.schedules.piecewise import piecewise_constant, piecewise_linear
+from schedlab.schedules.composition import sequence, scale
+from schedlab.schedules.hf import hf
 from schedlab.schedules.spec import from_spec, kinds, parse_text
-from schedlab.schedules.warmups import inverse_sqrt, warmup, wsd
 
-# The registry lists the kinds in the contract's order (imports above are sorted by module).
-_ORDER = [
-    "constant",
-    "step",
-    "multistep",
-    "exponential",
-    "inverse_time",
-    "polynomial",
-    "linear",
-    "cosine",
-    "cosine_restarts",
-    "cyclic",
-    "one_cycle",
-    "warmup",
-    "wsd",
-    "inverse_sqrt",
-    "piecewise_constant",
-    "piecewise_linear",
-    "sequence",
-    "scale",
-]
-for _name in sorted(KINDS, key=_ORDER.index):
-    KINDS[_name] = KINDS.pop(_name)
+# isort: on
 
 __all__ = [
     "KINDS",
+    "Kind",
     "Schedule",
     "constant",
     "cosine",
@@ -51,8 +33,10 @@ __all__ = [
     "cyclic",
     "exponential",
     "from_spec",
+    "hf",
     "inverse_sqrt",
     "inverse_time",
+    "kind_info",
     "kinds",
     "linear",
     "multistep",

@@ -1,7 +1,7 @@
 """Pitfall checks: static analysis of a schedule against the run it is meant for (numpy only).
 
 :func:`check` evaluates the schedule at every step of the run (``t = 0 .. steps-1``, in the unit the
-schedule is stepped in: epochs or optimizer iterations) and inspects its structure.  Each finding is
+schedule is stepped in: epochs or optimizer steps) and inspects its structure.  Each finding is
 a :class:`Finding` with a stable id, a message and a suggested fix *as a spec* (text form, accepted
 by :func:`schedlab.from_spec`).
 
@@ -10,75 +10,85 @@ id     pitfall
 ====== =====================================================================================
 SL001  the rate reaches its final floor long before the end of the run (decays too early)
 SL002  steps trained at a rate of exactly zero (a zero floor reached inside the run)
-SL003  no warmup for a transformer-like model, for Adam with large batches, or very large batches
+SL003  no warmup for a transformer-like model, or for very large batches
 SL004  cosine decay on a very short run (few distinct rates; linear decay does as well)
 SL005  a cyclical schedule for final (production) training: it does not end annealed
 SL006  epoch/iteration unit mix-up: the horizon is ``steps_per_epoch`` times off the run length
 SL007  the schedule's horizon lies far beyond the run: the planned decay never happens
 SL008  an SGD-scale peak rate used with Adam
 ====== =====================================================================================
+
+The checks know no parameter names: they ask each kind (:func:`schedlab.schedules.kind_info`)
+which of its parameters are learning rates, step counts or step positions (their
+:class:`~schedlab.schedules.params.Role`), what its horizon is (:attr:`Schedule.horizon`) and
+whether it is periodic.
+
+A fix is only suggested once it is checked: it parses, it differs from the schedule, and on it
+(on the run it is written for, see :attr:`Finding.fix_unit`) the fixed pitfall is gone and no
+pitfall appears that the schedule did not have, except of a later *tier*: converting units
+(SL006) may reveal any other pitfall, replacing a cosine or a cyclical schedule (SL004, SL005) a
+missing warmup, an Adam rate or a length problem, adding a warmup or scaling the rates (SL003,
+SL008) a length problem; fitting the length (SL001, SL002, SL007) reveals nothing.  So following
+fixes ends (each step trades a finding for findings of later tiers only) and never goes back and
+forth.  Where no candidate passes, the pitfall is not reported (it has no fix this module can
+offer).  Rates a fix
+computes are rounded to 6 significant digits (no ``0.024999999999999994``).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from schedlab.errors import SpecError
 from schedlab.schedules.base import KINDS, Schedule
+from schedlab.schedules.params import LEARNING_RATES, Role
 from schedlab.schedules.spec import from_spec
+from schedlab.validate import is_int
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+UNITS = ("epoch", "step")
 TRANSFORMER_MODELS = ("vit", "transformer", "bert", "gpt", "llm", "t5", "llama")
-LARGE_BATCH = (
-    1024  # from here on warmup is customary (Goyal et al. 2017, Adam large-batch folklore)
-)
+LARGE_BATCH = 1024  # from here on warmup is customary (Goyal et al. 2017, large-batch folklore)
 SHORT_RUN = 20  # cosine over fewer distinct rates than this is no better than a line
 ADAM_MAX_LR = 0.01  # above this an Adam rate is almost surely an SGD rate
 MAX_STEPS = 10_000_000
 EARLY = 0.7  # reaching the floor before this fraction of the run is "too early"
-
-#: Parameters that count steps (scaled by :func:`stretch`), and those that are rates.
-_STEP_PARAMS = {
-    "steps",
-    "step_size",
-    "period",
-    "every",
-    "step_size_up",
-    "step_size_down",
-    "decay_steps",
-    "warmup_steps",
-    "timescale",
-}
-_POSITIVE_STEPS = {"steps", "step_size", "period", "every", "step_size_up", "step_size_down"}
-_RATE_PARAMS = {"lr", "min_lr", "end_lr", "start_lr", "max_lr"}
-_CYCLICAL = {"cyclic", "cosine_restarts"}
-_COSINE = {"cosine", "cosine_restarts"}
+DIGITS = 6  # significant digits of a rate a fix computes (drops float noise)
+FINE = 12  # significant digits of a length or a factor per step a fix computes
+ROUGH = 3  # significant digits of a rate a fix reads off the curve (a peak, a floor)
 
 
 @dataclass(frozen=True)
 class Finding:
     """One pitfall found: ``id`` (``SL00x``), ``severity`` (``warning``), a one-line ``title``,
-    a ``message`` with the numbers, and ``fix``: a spec (text form) that avoids it."""
+    a ``message`` with the numbers, and ``fix``: a spec (text form) that avoids it.
+
+    ``fix_unit`` is ``None`` when the fix is written in the run's own unit, else the unit it is
+    written in (``"step"``: SL004 on a run counted in epochs suggests stepping the schedule per
+    optimizer step; the message says so).  :meth:`RunContext.in_unit` gives that run.
+    """
 
     id: str
     title: str
     message: str
     fix: str
     severity: str = "warning"
+    fix_unit: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | None]:
         return {
             "id": self.id,
             "severity": self.severity,
             "title": self.title,
             "message": self.message,
             "fix": self.fix,
+            "fix_unit": self.fix_unit,
         }
 
 
@@ -86,10 +96,11 @@ class Finding:
 class RunContext:
     """What the schedule is used for.
 
-    ``steps``: run length in the schedule's unit; ``steps_per_epoch``: optimizer iterations per
+    ``steps``: run length in the schedule's unit; ``steps_per_epoch``: optimizer steps per
     epoch (``None`` if unknown); ``optimizer``: ``sgd``/``adam``/``adamw`` or ``None``;
     ``batch_size`` and ``model`` (``vit``, ``mlp``, ...) or ``None``; ``final``: the run is the
-    final (production) training, not an exploration.
+    final (production) training, not an exploration; ``unit``: what the schedule's step counts,
+    ``"epoch"`` or ``"step"`` (optimizer steps), or ``None`` if unknown.
     """
 
     steps: int
@@ -98,6 +109,7 @@ class RunContext:
     batch_size: int | None = None
     model: str | None = None
     final: bool = True
+    unit: str | None = None
 
     def __post_init__(self) -> None:
         _positive_int("steps", self.steps, MAX_STEPS)
@@ -106,20 +118,35 @@ class RunContext:
         if self.batch_size is not None:
             _positive_int("batch_size", self.batch_size, 10**9)
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
-            raise ValueError(
+            raise SpecError(
                 f"check: optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}"
             )
         if self.model is not None and (not isinstance(self.model, str) or not self.model):
-            raise ValueError(f"check: model must be a non-empty string; got {self.model!r}")
+            raise SpecError(f"check: model must be a non-empty string; got {self.model!r}")
+        if self.unit is not None and self.unit not in UNITS:
+            raise SpecError(f"check: unit must be one of {', '.join(UNITS)}; got {self.unit!r}")
+
+    @property
+    def unit_word(self) -> str:
+        """``"epoch"`` or ``"step"``: the word for one step of this run (``"step"`` if unknown)."""
+        return self.unit or "step"
+
+    def in_unit(self, unit: str | None) -> RunContext:
+        """This run counted in ``unit`` (``None``: as it is): an epoch run ``in_unit("step")`` has
+        ``steps * steps_per_epoch`` optimizer steps."""
+        if unit is None or unit == self.unit:
+            return self
+        if unit != "step" or self.unit != "epoch" or not self.steps_per_epoch:
+            raise SpecError(
+                f"check: a run counted in {self.unit!r} cannot be counted in {unit!r} "
+                f"(steps_per_epoch={self.steps_per_epoch!r})"
+            )
+        return replace(self, steps=self.steps * self.steps_per_epoch, unit="step")
 
 
 def _positive_int(name: str, value: Any, limit: int) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not 0 < value <= limit
-    ):
-        raise ValueError(f"check: {name} must be an integer in [1, {limit}]; got {value!r}")
+    if not is_int(value) or not 0 < value <= limit:
+        raise SpecError(f"check: {name} must be an integer in [1, {limit}]; got {value!r}")
 
 
 def check(spec: Any, context: RunContext) -> list[Finding]:
@@ -129,31 +156,50 @@ def check(spec: Any, context: RunContext) -> list[Finding]:
     ['SL001', 'SL002']
     """
     schedule = from_spec(spec)
-    values = np.asarray(schedule(np.arange(context.steps, dtype=np.float64)))
+    values = _curve(schedule, context)
+    found = {rule.id: rule.detect(schedule, values, context) for rule in RULES}
+    present = frozenset(k for k, v in found.items() if v is not None)
     findings = []
     for rule in RULES:
-        found = rule(schedule, values, context)
-        if found is not None:
-            from_spec(found.fix)  # every fix must parse: fail loudly here if one does not
-            findings.append(found)
+        if rule.id in present:
+            later = frozenset(r.id for r in RULES if r.tier > rule.tier)
+            fixing = _Fixing(schedule, context, (present | later) - {rule.id})
+            finding = rule.report(schedule, values, context, found[rule.id], fixing)
+            if finding is not None:
+                findings.append(finding)
     return findings
+
+
+def _curve(schedule: Schedule, ctx: RunContext) -> np.ndarray:
+    return np.asarray(schedule(np.arange(ctx.steps, dtype=np.float64)))
 
 
 # --- schedule transforms used by the fixes ---------------------------------------------------------
 
+#: ``fn(node, role, value)`` for one parameter of one (possibly nested) schedule ``node``.
+ParamFn = Callable[[Schedule, Role, Any], Any]
 
-def _map_params(schedule: Schedule, fn: Callable[[str, str, Any], Any]) -> Schedule:
-    """Rebuild ``schedule`` with ``fn(kind, name, value)`` applied to every parameter, nested ones too."""
+
+def _map_params(schedule: Schedule, fn: ParamFn) -> Schedule:
+    """Rebuild ``schedule`` with ``fn(node, role, value)`` applied to every parameter that is not
+    a schedule, in nested schedules too (``SpecError`` if the result is not a valid schedule)."""
+    kind = KINDS[schedule.kind]
     out: dict[str, Any] = {"kind": schedule.kind}
     for name, value in schedule.params.items():
+        role = kind.params[name].role
         if isinstance(value, Schedule):
-            value = _map_params(value, fn).spec()
-        elif isinstance(value, list) and value and isinstance(value[0], Schedule):
-            value = [_map_params(v, fn).spec() for v in value]
-        else:
-            value = fn(schedule.kind, name, value)
+            value = _map_params(value, fn)
+        elif role is Role.SCHEDULES:
+            value = [_map_params(v, fn) for v in value]
+        elif value is not None:
+            value = fn(schedule, role, value)
         out[name] = value
     return from_spec(out)
+
+
+def _sig(x: float, digits: int = DIGITS) -> float:
+    """``x`` rounded to ``digits`` significant digits (``0.024999999999999994`` -> ``0.025``)."""
+    return float(f"{x:.{digits}g}")
 
 
 def _strictly_increasing(values: list[float]) -> list[int]:
@@ -164,65 +210,112 @@ def _strictly_increasing(values: list[float]) -> list[int]:
     return out
 
 
-def stretch(spec: Any, factor: float) -> Schedule:
-    """The schedule with every step count multiplied by ``factor`` (rounded): ``s'(t) ~ s(t / factor)``.
+def _stretcher(factor: float, safe: bool) -> ParamFn:
+    """Scale lengths in steps by ``factor``.  Counts round to the nearest step, or, ``safe``,
+    totals (> 0) up and phases (>= 0) down, so that phases still fit in their totals."""
+    up = math.ceil if safe else round
+    down = math.floor if safe else round
 
-    Used to convert a schedule between epochs and iterations (``factor = steps_per_epoch`` turns
-    an epoch schedule into an iteration one) or to fit it to another run length.
-    """
-    if not (isinstance(factor, (int, float)) and 0 < factor < math.inf):
-        raise ValueError(f"stretch: factor must be a finite number > 0; got {factor!r}")
-
-    def fn(kind: str, name: str, value: Any) -> Any:
-        if name in _STEP_PARAMS and value is not None:
-            scaled = value * factor
-            return max(1 if name in _POSITIVE_STEPS else 0, round(scaled))
-        if name in ("milestones", "boundaries"):
+    def fn(node: Schedule, role: Role, value: Any) -> Any:
+        if role is Role.STEPS:
+            return max(1, up(value * factor))
+        if role is Role.COUNT:
+            return max(0, down(value * factor))
+        if role is Role.DURATION:
+            return _sig(value * factor, FINE)
+        if role is Role.STEP_LIST:
             return _strictly_increasing([v * factor for v in value])
-        if name == "points":
+        if role is Role.POINTS:
             xs = _strictly_increasing([x * factor for x, _ in value])
             return [[x, y] for x, (_, y) in zip(xs, value, strict=True)]
+        if role is Role.FACTOR_PER_STEP:  # gamma**t at the stretched step t * factor
+            return _sig(value ** (1 / factor), FINE)
         return value
 
-    return _map_params(from_spec(spec), fn)
+    return fn
+
+
+def stretch(spec: Any, factor: float) -> Schedule:
+    """The schedule with every length in steps multiplied by ``factor``: ``s'(t) ~ s(t / factor)``.
+
+    Used to convert a schedule between epochs and optimizer steps (``factor = steps_per_epoch``
+    turns an epoch schedule into a per-step one) or to fit it to another run length.  Step counts
+    are rounded (up for totals, down for phases if the nearest steps would not fit together).
+    """
+    if not (isinstance(factor, (int, float)) and 0 < factor < math.inf):
+        raise SpecError(f"stretch: factor must be a finite number > 0; got {factor!r}")
+    schedule = from_spec(spec)
+    try:
+        return _map_params(schedule, _stretcher(factor, safe=False))
+    except SpecError:
+        return _map_params(schedule, _stretcher(factor, safe=True))
 
 
 def scale_rates(spec: Any, factor: float) -> Schedule:
-    """The schedule with every rate parameter multiplied by ``factor`` (shape unchanged)."""
+    """The schedule with every learning rate multiplied by ``factor`` (shape unchanged)."""
 
-    def fn(kind: str, name: str, value: Any) -> Any:
-        if name in _RATE_PARAMS:
-            return value * factor
-        if name == "values":
-            return [v * factor for v in value]
-        if name == "points":
-            return [[x, y * factor] for x, y in value]
+    def fn(node: Schedule, role: Role, value: Any) -> Any:
+        if role in LEARNING_RATES:
+            return _sig(value * factor)
+        if role is Role.LR_LIST:
+            return [_sig(v * factor) for v in value]
+        if role is Role.POINTS:
+            return [[x, _sig(y * factor)] for x, y in value]
         return value
 
     return _map_params(from_spec(spec), fn)
 
 
+def _peak(node: Schedule) -> float:
+    """The largest learning rate among ``node``'s own parameters (0 if it has none)."""
+    kind = KINDS[node.kind]
+    found = [0.0]
+    for name, value in node.params.items():
+        role = kind.params[name].role
+        if role in LEARNING_RATES and value is not None:
+            found.append(value)
+        elif role is Role.LR_LIST:
+            found.extend(value)
+        elif role is Role.POINTS:
+            found.extend(y for _, y in value)
+    return max(found)
+
+
+def _lift_after_peak(levels: list[float], fraction: float) -> list[float]:
+    top = max(levels)
+    at = levels.index(top)
+    return [v if i <= at or v else _sig(top * fraction) for i, v in enumerate(levels)]
+
+
 def with_floor(spec: Any, floor_fraction: float = 0.01) -> Schedule:
-    """The schedule with every zero ``min_lr``/``end_lr`` raised to ``floor_fraction`` of its peak."""
+    """The schedule with every zero floor (a zero :data:`Role.FLOOR_LR`, a zero level after the
+    highest one) raised to ``floor_fraction`` of the peak rate of its schedule."""
 
-    def lift(s: Schedule) -> Schedule:
-        def fn(kind: str, name: str, value: Any) -> Any:
-            if name in ("min_lr", "end_lr") and value == 0:
-                peak = max(s.params.get(k, 0.0) or 0.0 for k in ("lr", "max_lr", "start_lr"))
-                return peak * floor_fraction
-            return value
+    def fn(node: Schedule, role: Role, value: Any) -> Any:
+        if role is Role.FLOOR_LR and value == 0:
+            return _sig(_peak(node) * floor_fraction)
+        if role is Role.LR_LIST:
+            return _lift_after_peak(value, floor_fraction)
+        if role is Role.POINTS:
+            ys = _lift_after_peak([y for _, y in value], floor_fraction)
+            return [[x, y] for (x, _), y in zip(value, ys, strict=True)]
+        return value
 
-        out = {"kind": s.kind}
-        for name, value in s.params.items():
-            if isinstance(value, Schedule):
-                out[name] = lift(value).spec()
-            elif isinstance(value, list) and value and isinstance(value[0], Schedule):
-                out[name] = [lift(v).spec() for v in value]
-            else:
-                out[name] = fn(s.kind, name, value)
-        return from_spec(out)
+    return _map_params(from_spec(spec), fn)
 
-    return lift(from_spec(spec))
+
+def _replace_kind(schedule: Schedule, kind: str, fn: Callable[[Schedule], Schedule]) -> Schedule:
+    """``schedule`` with every node of ``kind`` replaced by ``fn(node)``."""
+    if schedule.kind == kind:
+        return fn(schedule)
+    out: dict[str, Any] = {"kind": schedule.kind}
+    for name, value in schedule.params.items():
+        if isinstance(value, Schedule):
+            value = _replace_kind(value, kind, fn)
+        elif isinstance(value, list) and value and isinstance(value[0], Schedule):
+            value = [_replace_kind(v, kind, fn) for v in value]
+        out[name] = value
+    return from_spec(out)
 
 
 def kinds_in(schedule: Schedule) -> set[str]:
@@ -236,48 +329,19 @@ def kinds_in(schedule: Schedule) -> set[str]:
     return found
 
 
-def horizon(schedule: Schedule) -> float | None:
-    """The step at which the schedule's planned shape ends (``None`` for open-ended kinds).
-
-    ``steps`` for cosine/polynomial/linear/one_cycle/wsd, the last milestone/boundary/point for
-    piecewise kinds, warmup steps plus the inner horizon; ``None`` for constant, step, exponential,
-    inverse_time, inverse_sqrt and the cyclical kinds.
-    """
-    p = schedule.params
-    kind = schedule.kind
-    if kind in ("polynomial", "linear", "cosine", "one_cycle", "wsd"):
-        return None if kind == "polynomial" and p["cycle"] else float(p["steps"])
-    if kind == "multistep":
-        return float(p["milestones"][-1]) if p["milestones"] else None
-    if kind == "piecewise_constant":
-        return float(p["boundaries"][-1]) if p["boundaries"] else None
-    if kind == "piecewise_linear":
-        return float(p["points"][-1][0])
-    if kind == "warmup":
-        inner = horizon(p["schedule"])
-        return None if inner is None else p["steps"] + inner
-    if kind == "sequence":
-        last = horizon(p["schedules"][-1])
-        if last is None:
-            return None
-        return (p["boundaries"][-1] if p["boundaries"] else 0) + last
-    if kind == "scale":
-        parts = [horizon(p["schedule"])]
-        if isinstance(p["by"], Schedule):
-            parts.append(horizon(p["by"]))
-        known = [h for h in parts if h is not None]
-        return max(known) if known else None
-    return None
+def _periodic(schedule: Schedule) -> bool:
+    return any(KINDS[k].periodic for k in kinds_in(schedule))
 
 
 def compact_text(schedule: Schedule) -> str:
     """The text form without parameters left at their defaults: ``cosine(lr=0.1, steps=100)``."""
-    sig = inspect.signature(KINDS[schedule.kind])
+    params = KINDS[schedule.kind].params
     args = []
     for name, value in schedule.params.items():
-        default = sig.parameters[name].default
+        param = params[name]
+        default = param.default
         same = value == default and isinstance(value, bool) == isinstance(default, bool)
-        if default is not inspect.Parameter.empty and (same or (default is None and value is None)):
+        if not param.required and (same or (default is None and value is None)):
             continue
         args.append(f"{name}={_value_text(value)}")
     return f"{schedule.kind}({', '.join(args)})"
@@ -302,217 +366,397 @@ def _fmt(x: float) -> str:
 
 # --- the rules --------------------------------------------------------------------------------------
 
-Rule = Callable[[Schedule, np.ndarray, RunContext], "Finding | None"]
+#: ``detect(schedule, values, ctx)``: what a rule found (``None``: nothing); ``values`` is the curve
+#: over the run.  ``report(schedule, values, ctx, found, fixing)``: the :class:`Finding`, with a fix
+#: checked by ``fixing`` (``None`` when no candidate fix passes).
+Detect = Callable[[Schedule, np.ndarray, RunContext], Any]
+Report = Callable[[Schedule, np.ndarray, RunContext, Any, "_Fixing"], "Finding | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A pitfall: its id, its tier (a fix may reveal pitfalls of later tiers), how to detect it
+    and how to report it with a fix."""
+
+    id: str
+    tier: int
+    detect: Detect
+    report: Report
+
+
+def _detected(schedule: Schedule, ctx: RunContext) -> frozenset[str]:
+    values = _curve(schedule, ctx)
+    return frozenset(r.id for r in RULES if r.detect(schedule, values, ctx) is not None)
+
+
+@dataclass(frozen=True)
+class _Fixing:
+    """Checks candidate fixes of one finding of ``schedule``: a fix must build, differ from the
+    schedule, and have no pitfall but ``allowed`` ones (the schedule's other findings and those
+    of later tiers)."""
+
+    schedule: Schedule
+    ctx: RunContext
+    allowed: frozenset[str]
+
+    def first(
+        self, candidates: Iterable[Callable[[], Schedule]], ctx: RunContext | None = None
+    ) -> Schedule | None:
+        """The first candidate that passes, judged on the run ``ctx`` (default: this run)."""
+        for make in candidates:
+            try:
+                fixed = make()
+            except SpecError:
+                continue
+            if fixed != self.schedule and _detected(fixed, ctx or self.ctx) <= self.allowed:
+                return fixed
+        return None
 
 
 def _decay_floor_step(values: np.ndarray) -> tuple[int, float, float] | None:
-    """(first step from which the curve stays at its final value, peak, final) for a decaying curve."""
+    """(first step from which the curve stays at its final value, peak, final) for a decaying curve.
+
+    "At the final value": within 10% of it (a decay over decades, on a log scale) and within 5%
+    of the decay's range (a curve still decaying slowly at the end of a short run is not at its
+    floor: it is within 10% of its last value all along).
+    """
     peak, final = float(values.max()), float(values[-1])
     if not peak > final * 1.05 + 1e-300:
         return None
-    off = values > final * 1.1 + 1e-3 * peak  # "at the floor": within 10% of it (log scale)
+    tol = min(0.1 * final + 1e-3 * peak, 0.05 * (peak - final))
+    off = values - final > tol
     if not off.any():
         return None
     return int(np.flatnonzero(off)[-1] + 1), peak, final
 
 
-def too_early(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL001: the curve sits at its final value for more than the last 30% of the run."""
+# SL001 ------------------------------------------------------------------------------------------
+
+
+def floor_too_early(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> int | None:
+    """SL001: the step from which the curve sits at its final value, when that is more than the
+    last 30% of the run *and* more than its last step (on a very short run the last step always
+    is: a decay fitted to 3 steps reaches its floor at step 2 of 3)."""
     found = _decay_floor_step(values)
-    if found is None or kinds_in(schedule) & _CYCLICAL:
+    if found is None or _periodic(schedule):
         return None
-    reached, _, final = found
-    if reached >= EARLY * ctx.steps:
+    reached = found[0]
+    at_floor = ctx.steps - reached
+    return reached if at_floor > max(1.0, (1 - EARLY) * ctx.steps) else None
+
+
+def _fits(schedule: Schedule, ctx: RunContext, reached: int | None) -> Iterator[Callable]:
+    """Stretches of ``schedule`` that may fit it to the run: its horizon at the run's end, or its
+    floor reached later (at 80% .. 100% of the run and beyond, for step-wise and open decays)."""
+    h = schedule.horizon
+    factors = [c * ctx.steps / h for c in (1.0, 0.9, 0.8, 0.75)] if h else []
+    if reached:
+        factors += [c * ctx.steps / reached for c in (0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0)]
+    for factor in factors:
+        yield lambda factor=factor: stretch(schedule, factor)
+
+
+def too_early(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, reached: int, fixing: _Fixing
+) -> Finding | None:
+    fixed = fixing.first(_fits(schedule, ctx, reached))
+    if fixed is None:
         return None
+    unit = ctx.unit_word
     return Finding(
         "SL001",
         "decays to its floor too early",
-        f"the rate reaches its floor {_fmt(final)} at step {reached} of {ctx.steps} "
+        f"the rate reaches its floor {_fmt(float(values[-1]))} at {unit} {reached} of {ctx.steps} "
         f"({100 * reached / ctx.steps:.0f}% of the run) and stays there: the last "
-        f"{ctx.steps - reached} steps train at the floor. Fit the decay to the run length.",
-        _text(_fit_floor(schedule, reached, ctx)),
+        f"{ctx.steps - reached} {unit}s train at the floor. Fit the decay to the run length.",
+        _text(fixed),
     )
 
 
-def _floor_reached(schedule: Schedule, steps: int) -> int:
-    found = _decay_floor_step(np.asarray(schedule(np.arange(steps, dtype=np.float64))))
-    return steps if found is None else found[0]
+# SL002 ------------------------------------------------------------------------------------------
 
 
-def _fit_floor(schedule: Schedule, reached: int, ctx: RunContext) -> Schedule:
-    """Stretched so that the floor comes late: the horizon at the run's end (smooth decays), else
-    the floor reached at 80% of the run (step-wise and open-ended decays)."""
-    h = horizon(schedule)
-    for factor in ([ctx.steps / h] if h else []) + [0.8 * ctx.steps / max(reached, 1)]:
-        fitted = stretch(schedule, factor)
-        if _floor_reached(fitted, ctx.steps) >= EARLY * ctx.steps:
-            return fitted
-    return fitted
+def zeros_after_peak(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> int | None:
+    """SL002: how many steps after the peak have a rate of exactly 0 (not for a curve that is 0
+    everywhere: it has no floor to keep)."""
+    top = int(np.argmax(values))
+    zeros = int(np.count_nonzero(values[top:] == 0.0))
+    return zeros if zeros and values[top] > 0 else None
 
 
-def zero_rate(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL002: after the peak, some steps of the run use a rate of exactly 0."""
-    after = values[int(np.argmax(values)) :]
-    zeros = int(np.count_nonzero(after == 0.0))
-    if zeros == 0:
+def zero_rate(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, zeros: int, fixing: _Fixing
+) -> Finding | None:
+    found = _decay_floor_step(values)
+    candidates = [lambda: with_floor(schedule), *_fits(schedule, ctx, found and found[0])]
+    fixed = fixing.first(candidates)
+    if fixed is None:
         return None
+    unit = ctx.unit_word
     return Finding(
         "SL002",
         "trains at a rate of exactly zero",
-        f"{zeros} of {ctx.steps} steps after the peak use a learning rate of exactly 0, so they "
-        "do not train at all; keep a small floor (1% of the peak) or end the decay at the last step.",
-        _text(with_floor(schedule)),
+        f"{zeros} of {ctx.steps} {unit}s after the peak use a learning rate of exactly 0, so they "
+        "do not train at all; keep a small floor (1% of the peak) or end the decay at the last "
+        f"{unit}.",
+        _text(fixed),
     )
+
+
+# SL003 ------------------------------------------------------------------------------------------
 
 
 def _has_warmup(values: np.ndarray) -> bool:
+    """The curve starts at half its peak or lower and rises during the first quarter of the run."""
     head = values[: max(2, len(values) // 4)]
-    return bool(head[0] <= 0.5 * head.max() and head.argmax() > 0)
+    return bool(values[0] <= 0.5 * values.max() and head.argmax() > 0)
 
 
-def no_warmup(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL003: no warmup for a transformer-like model, Adam with large batches or huge batches."""
+def warmup_missing(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> str | None:
+    """SL003: why a warmup is needed (a transformer-like model, a very large batch) when the
+    curve starts at a positive peak without one."""
     model = (ctx.model or "").lower()
     transformer = any(name in model for name in TRANSFORMER_MODELS)
     large = ctx.batch_size is not None and ctx.batch_size >= LARGE_BATCH
-    if not (transformer or large) or _has_warmup(values) or ctx.steps < 10:
+    if not (transformer or large) or ctx.steps < 10 or values[0] <= 0 or _has_warmup(values):
         return None
-    why = (
-        f"a transformer-like model ({ctx.model})"
-        if transformer
-        else (f"a large batch ({ctx.batch_size} >= {LARGE_BATCH})")
-    )
+    if transformer:
+        return f"a transformer-like model ({ctx.model})"
+    return f"a large batch ({ctx.batch_size} >= {LARGE_BATCH})"
+
+
+def no_warmup(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, why: str, fixing: _Fixing
+) -> Finding | None:
     warm = max(1, round(0.05 * ctx.steps))
-    h = horizon(schedule)
-    inner = stretch(schedule, (ctx.steps - warm) / ctx.steps) if h and h >= ctx.steps else schedule
+    h = schedule.horizon
+
+    def warmed(shrink: bool) -> Schedule:
+        inner = stretch(schedule, (ctx.steps - warm) / ctx.steps) if shrink else schedule
+        return from_spec({"kind": "warmup", "schedule": inner, "steps": warm})
+
+    candidates = [lambda: warmed(True)] if h is not None and h >= ctx.steps else []
+    fixed = fixing.first([*candidates, lambda: warmed(False)])
+    if fixed is None:
+        return None
+    unit = ctx.unit_word
     return Finding(
         "SL003",
         "no warmup",
         f"the rate starts at its peak {_fmt(float(values[0]))} with {why}; early updates with a "
         "full rate are unstable there (adaptive-optimizer variance, large-batch sharpness). Ramp "
-        f"it up over about 5% of the run ({warm} steps).",
-        f"warmup({_text(inner)}, steps={warm})",
+        f"it up over about 5% of the run ({warm} {unit}s).",
+        _text(fixed),
     )
 
 
-def short_cosine(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL004: cosine decay over fewer than ``SHORT_RUN`` distinct rates."""
-    if not kinds_in(schedule) & _COSINE or ctx.steps >= SHORT_RUN:
+# SL004 ------------------------------------------------------------------------------------------
+
+
+def cosine_too_short(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> bool | None:
+    """SL004: a ``cosine`` stepped fewer than ``SHORT_RUN`` times."""
+    return True if "cosine" in kinds_in(schedule) and ctx.steps < SHORT_RUN else None
+
+
+def _cosine_as_line(node: Schedule) -> Schedule:
+    q = node.params
+    return from_spec(
+        {"kind": "linear", "start_lr": q["lr"], "end_lr": q["min_lr"], "steps": q["steps"]}
+    )
+
+
+def short_cosine(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, _: Any, fixing: _Fixing
+) -> Finding | None:
+    spe = ctx.steps_per_epoch
+    head = (
+        f"a cosine over only {ctx.steps} {ctx.unit_word}s takes {ctx.steps} distinct rates, a "
+        "coarse staircase whose shape barely differs from a line"
+    )
+    if ctx.unit == "epoch" and spe and spe > 1 and SHORT_RUN <= ctx.steps * spe <= MAX_STEPS:
+        per_step = ctx.in_unit("step")
+        candidates = [lambda: stretch(schedule, spe)]
+        fixed = fixing.first(candidates, per_step)
+        if fixed is not None:
+            return Finding(
+                "SL004",
+                "cosine on a very short run",
+                f"{head}; step it per optimizer step instead: the fix counts optimizer steps, not "
+                f"epochs ({ctx.steps} epochs x {spe} steps per epoch = {per_step.steps} steps), "
+                "so run it with unit='step' (or keep epochs and use a linear decay).",
+                _text(fixed),
+                fix_unit="step",
+            )
+    candidates = [lambda: _replace_kind(schedule, "cosine", _cosine_as_line)]
+    fixed = fixing.first(candidates)
+    if fixed is None:
         return None
-    peak, final = float(values.max()), float(values[-1])
-    if ctx.steps_per_epoch:
-        fix = _text(stretch(schedule, ctx.steps_per_epoch))
-        advice = (
-            f"step it per iteration instead ({ctx.steps * ctx.steps_per_epoch} steps, "
-            "fix below) or use a linear decay"
-        )
-    else:
-        floor = final if final > 0 else peak * 0.01
-        fix = _text(
-            from_spec({"kind": "linear", "start_lr": peak, "end_lr": floor, "steps": ctx.steps})
-        )
-        advice = "a linear decay is as good on so few steps and simpler to reason about"
     return Finding(
         "SL004",
         "cosine on a very short run",
-        f"a cosine over only {ctx.steps} steps takes {ctx.steps} distinct rates, a coarse staircase "
-        f"whose shape barely differs from a line; {advice}.",
-        fix,
+        f"{head}; a linear decay over the same {ctx.unit_word}s is as good and simpler to reason "
+        "about.",
+        _text(fixed),
     )
 
 
-def cyclical_final(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL005: a cyclical schedule for final training that does not end annealed."""
-    if not ctx.final or not kinds_in(schedule) & _CYCLICAL:
+# SL005 ------------------------------------------------------------------------------------------
+
+
+def _range_after_peak(values: np.ndarray) -> tuple[float, float]:
+    """(peak, lowest value from the peak on): the range a warmup before the peak is not part of."""
+    top = int(np.argmax(values))
+    return float(values[top]), float(values[top:].min())
+
+
+def still_cycling(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> int | None:
+    """SL005: the number of restarts of a periodic schedule in a final run that does not end
+    annealed (0 restarts: it ends high in its first cycle, against its range from the peak on)."""
+    if not ctx.final or not _periodic(schedule):
         return None
-    peak, low = float(values.max()), float(values.min())
+    peak, low = _range_after_peak(values)
     slope = np.sign(np.diff(values))
     slope = slope[slope != 0]
     restarts = int(np.count_nonzero((slope[:-1] < 0) & (slope[1:] > 0)))
     if peak <= low or (restarts == 0 and values[-1] <= low + 0.1 * (peak - low)):
         return None
-    fix = (
-        from_spec({"kind": "one_cycle", "max_lr": peak, "steps": ctx.steps})
-        if ("cyclic" in kinds_in(schedule))
-        else from_spec(
-            {"kind": "cosine", "lr": peak, "steps": ctx.steps, "min_lr": float(f"{low:.3g}")}
-        )
-    )
+    return restarts
+
+
+def cyclical_final(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, restarts: int, fixing: _Fixing
+) -> Finding | None:
+    peak, low = _range_after_peak(values)
+    one_cycle = {"kind": "one_cycle", "max_lr": _sig(peak, ROUGH), "steps": ctx.steps}
+    cosine = {
+        "kind": "cosine",
+        "lr": _sig(peak, ROUGH),
+        "steps": ctx.steps,
+        "min_lr": _sig(low, ROUGH),
+    }
+    specs = [one_cycle, cosine] if "cyclic" in kinds_in(schedule) else [cosine, one_cycle]
+    candidates = [lambda s=s: from_spec(s) for s in specs]
+    fixed = fixing.first(candidates)
+    if fixed is None:
+        return None
     return Finding(
         "SL005",
         "cyclical schedule for final training",
         f"the rate restarts {restarts} time(s) and ends at {_fmt(float(values[-1]))} "
         f"(its range is {_fmt(low)}..{_fmt(peak)}): cyclical schedules explore, but a final "
         "model should be taken at the end of one long anneal.",
-        _text(fix),
+        _text(fixed),
     )
 
 
-def unit_mixup(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL006: the horizon is ``steps_per_epoch`` times the run length (or its inverse)."""
-    h = horizon(schedule)
+# SL006 ------------------------------------------------------------------------------------------
+
+
+def units_mixed(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> float | None:
+    """SL006: the stretch factor that converts the schedule to the run's unit, when its horizon
+    is about ``steps_per_epoch`` times the run length or its inverse.  With the run's unit known
+    only one direction is possible (a run in epochs can only be fed a schedule written in
+    optimizer steps, and the reverse)."""
+    h = schedule.horizon
     spe = ctx.steps_per_epoch
     if not h or not spe or spe < 3:
         return None
     ratio = h / ctx.steps
     tol = math.log(1.5)
-    if abs(math.log(ratio / spe)) < tol:
-        written, used, factor = "optimizer iterations", "epochs", 1 / spe
-    elif abs(math.log(ratio * spe)) < tol:
-        written, used, factor = "epochs", "optimizer iterations", spe
-    else:
+    if abs(math.log(ratio / spe)) < tol and ctx.unit != "step":
+        return 1 / spe
+    if abs(math.log(ratio * spe)) < tol and ctx.unit != "epoch":
+        return float(spe)
+    return None
+
+
+def unit_mixup(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, factor: float, fixing: _Fixing
+) -> Finding | None:
+    fixed = fixing.first([lambda: stretch(schedule, factor)])
+    if fixed is None:
         return None
+    written, used = ("optimizer steps", "epochs") if factor < 1 else ("epochs", "optimizer steps")
     return Finding(
         "SL006",
         "epoch/iteration unit mix-up",
-        f"the schedule's horizon is {h:g} steps but the run has {ctx.steps} steps, about "
-        f"{spe} (steps per epoch) times {'more' if factor < 1 else 'fewer'}: it looks written in "
-        f"{written} but stepped in {used} (e.g. a Keras schedule decayed per batch).",
-        _text(stretch(schedule, factor)),
+        f"the schedule's horizon is {schedule.horizon:g} steps but the run has {ctx.steps} "
+        f"steps, about {ctx.steps_per_epoch} (steps per epoch) times "
+        f"{'more' if factor < 1 else 'fewer'}: it looks written in {written} but stepped in "
+        f"{used} (e.g. a Keras schedule decayed per batch). The fix counts {used}.",
+        _text(fixed),
     )
 
 
-def never_decays(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL007: the horizon is more than 1.5x the run and the rate is still far from its floor."""
-    h = horizon(schedule)
+# SL007 ------------------------------------------------------------------------------------------
+
+
+def decay_missed(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> float | None:
+    """SL007: the planned floor, when the horizon is more than 1.5x the run and the run ends far
+    above that floor."""
+    h = schedule.horizon
     if not h or h <= 1.5 * ctx.steps:
         return None
-    full = np.asarray(schedule(np.linspace(0.0, h, 512)))
+    full = _planned(schedule, h)
     peak, floor, last = float(full.max()), float(full[-1]), float(values[-1])
-    if last <= floor + 0.25 * (peak - floor):
+    return floor if last > floor + 0.25 * (peak - floor) else None
+
+
+def _planned(schedule: Schedule, h: float) -> np.ndarray:
+    """The curve over its horizon, up to just before it (a periodic one restarts at ``h``)."""
+    return np.asarray(schedule(np.linspace(0.0, h, 513)[:-1]))
+
+
+def never_decays(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, floor: float, fixing: _Fixing
+) -> Finding | None:
+    fixed = fixing.first(_fits(schedule, ctx, None))
+    if fixed is None:
         return None
+    h = schedule.horizon
+    unit = ctx.unit_word
     return Finding(
         "SL007",
         "the decay never happens",
-        f"the schedule's horizon is {h:g} steps but the run stops at {ctx.steps} "
-        f"({100 * ctx.steps / h:.0f}% of it): the run ends at {_fmt(last)}, far above the planned "
-        f"floor {_fmt(floor)}. Fit the horizon to the run.",
-        _text(stretch(schedule, ctx.steps / h)),
+        f"the schedule's horizon is {h:g} {unit}s but the run stops at {ctx.steps} "
+        f"({100 * ctx.steps / h:.0f}% of it): the run ends at {_fmt(float(values[-1]))}, far "
+        f"above the planned floor {_fmt(floor)}. Fit the horizon to the run.",
+        _text(fixed),
     )
 
 
-def sgd_rate_with_adam(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> Finding | None:
-    """SL008: Adam with a peak rate above ``ADAM_MAX_LR`` (an SGD-scale rate)."""
+# SL008 ------------------------------------------------------------------------------------------
+
+
+def adam_peak_too_high(schedule: Schedule, values: np.ndarray, ctx: RunContext) -> float | None:
+    """SL008: the peak rate, when it is above ``ADAM_MAX_LR`` with Adam."""
     peak = float(values.max())
-    if ctx.optimizer not in ("adam", "adamw") or peak <= ADAM_MAX_LR:
+    return peak if ctx.optimizer in ("adam", "adamw") and peak > ADAM_MAX_LR else None
+
+
+def sgd_rate_with_adam(
+    schedule: Schedule, values: np.ndarray, ctx: RunContext, peak: float, fixing: _Fixing
+) -> Finding | None:
+    candidates = [lambda: scale_rates(schedule, 1e-3 / peak)]
+    fixed = fixing.first(candidates)
+    if fixed is None:
         return None
-    factor = 1e-3 / peak
     return Finding(
         "SL008",
         "SGD-scale rate used with Adam",
         f"the peak rate {_fmt(peak)} suits SGD; Adam normalises the step size per parameter and "
         "usually wants 1e-4..3e-3 (1e-3 is the default); the fix keeps the shape with a 1e-3 peak.",
-        _text(scale_rates(schedule, factor)),
+        _text(fixed),
     )
 
 
 RULES: tuple[Rule, ...] = (
-    too_early,
-    zero_rate,
-    no_warmup,
-    short_cosine,
-    cyclical_final,
-    unit_mixup,
-    never_decays,
-    sgd_rate_with_adam,
+    Rule("SL001", 3, floor_too_early, too_early),
+    Rule("SL002", 3, zeros_after_peak, zero_rate),
+    Rule("SL003", 2, warmup_missing, no_warmup),
+    Rule("SL004", 1, cosine_too_short, short_cosine),
+    Rule("SL005", 1, still_cycling, cyclical_final),
+    Rule("SL006", 0, units_mixed, unit_mixup),
+    Rule("SL007", 3, decay_missed, never_decays),
+    Rule("SL008", 2, adam_peak_too_high, sgd_rate_with_adam),
 )

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Any
 
-from schedlab.schedules import params as p
+from schedlab.errors import SpecError
 from schedlab.schedules.base import Evaluator, Schedule, schedule_kind
+from schedlab.schedules.nested import ScheduleArg, ScheduleList, ScheduleOrFactor
+from schedlab.schedules.params import Boundaries
 
 
-@schedule_kind
-def sequence(
-    schedules: Annotated[list, p.schedules], boundaries: Annotated[list, p.steps_list]
-) -> Evaluator:
+def _after_last(params: Mapping[str, Any]) -> float | None:
+    last = params["schedules"][-1].horizon
+    if last is None:
+        return None
+    return (params["boundaries"][-1] if params["boundaries"] else 0) + last
+
+
+def _longest(params: Mapping[str, Any]) -> float | None:
+    parts = [params["schedule"], params["by"]]
+    known = [s.horizon for s in parts if isinstance(s, Schedule) and s.horizon is not None]
+    return max(known) if known else None
+
+
+@schedule_kind(horizon=_after_last)
+def sequence(schedules: ScheduleList, boundaries: Boundaries) -> Evaluator:
     """Run ``schedules[i]`` from ``boundaries[i-1]`` on, seeing ``t - boundaries[i-1]``.
 
     optax ``join_schedules`` semantics: ``schedules[0]`` sees ``t`` itself until ``boundaries[0]``;
@@ -22,7 +36,7 @@ def sequence(
     (1.0, 1.0, 0.5)
     """
     if len(boundaries) != len(schedules) - 1:
-        raise ValueError(
+        raise SpecError(
             f"sequence: boundaries must have len(schedules) - 1 = {len(schedules) - 1} entries, "
             f"got {len(boundaries)}"
         )
@@ -38,8 +52,8 @@ def sequence(
     return evaluate
 
 
-@schedule_kind
-def scale(schedule: p.ScheduleArg, by: Annotated[Any, p.schedule_or_rate]) -> Evaluator:
+@schedule_kind(horizon=_longest)
+def scale(schedule: ScheduleArg, by: ScheduleOrFactor) -> Evaluator:
     """The product ``schedule(t) * by(t)`` of a schedule and a factor (a schedule or a constant).
 
     >>> scale(linear(1.0, 0.0, steps=4), by=0.5)(2)

@@ -5,23 +5,34 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
+from schedlab.errors import SpecError
 from schedlab.schedules import params as p
 from schedlab.schedules.base import Evaluator, schedule_kind
-from schedlab.schedules.params import Flag, Fraction, Positive, Rate, Steps
+from schedlab.schedules.params import (
+    AtLeastOne,
+    Factor,
+    Flag,
+    FloorRate,
+    Fraction,
+    Positive,
+    Rate,
+    Role,
+    Steps,
+)
 from schedlab.schedules.shapes import floor_div, half_cosine, lerp
 
 
-@schedule_kind
+@schedule_kind(horizon=lambda q: q["period"], periodic=True)
 def cosine_restarts(
     lr: Rate,
     period: Steps,
-    t_mult: Annotated[float, p.at_least_one] = 1,
-    m_mul: Rate = 1.0,
-    min_lr: Rate = 0.0,
+    t_mult: AtLeastOne = 1,
+    m_mul: Factor = 1.0,
+    min_lr: FloorRate = 0.0,
 ) -> Evaluator:
     """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
 
-    Cycle ``i`` lasts ``len_i = period * t_mult**i`` steps; ``tau`` steps into it the value is
+    Its horizon is its first cycle, ``period`` steps.  Cycle ``i`` lasts ``len_i = period * t_mult**i`` steps; ``tau`` steps into it the value is
     ``min_lr + (lr - min_lr) * m_mul**i * (1 + cos(pi * tau / len_i)) / 2``.
 
     Keras ``CosineDecayRestarts(lr, period, t_mult, m_mul, alpha=min_lr/lr)``; PyTorch
@@ -70,28 +81,33 @@ def cosine_restarts(
     return evaluate
 
 
-@schedule_kind
+def _cycle_length(q: Any) -> int:
+    down = q["step_size_down"]
+    return q["step_size_up"] + (q["step_size_up"] if down is None else down)
+
+
+@schedule_kind(horizon=_cycle_length, periodic=True)
 def cyclic(
-    min_lr: Rate,
+    min_lr: FloorRate,
     max_lr: Rate,
     step_size_up: Steps,
-    step_size_down: Annotated[int | None, p.optional(p.positive_int)] = None,
+    step_size_down: Annotated[int | None, p.optional(p.Param(p.positive_int, Role.STEPS))] = None,
     mode: Annotated[str, p.choice("triangular", "triangular2", "exp_range")] = "triangular",
-    gamma: Positive = 1.0,
+    gamma: Annotated[float, p.Param(p.positive, Role.FACTOR_PER_STEP)] = 1.0,
 ) -> Evaluator:
     """Cyclical learning rate (Smith 2017), PyTorch ``CyclicLR`` semantics (the rate part).
 
     A cycle rises linearly from ``min_lr`` to ``max_lr`` over ``step_size_up`` steps and falls back
     over ``step_size_down`` (default ``step_size_up``).  The amplitude ``max_lr - min_lr`` is scaled
     per cycle by ``1 / 2**(cycle - 1)`` (``triangular2``, cycles counted from 1) or per step by
-    ``gamma**t`` (``exp_range``).
+    ``gamma**t`` (``exp_range``).  Its horizon is one cycle, ``step_size_up + step_size_down``.
 
     >>> s = cyclic(0.0, 1.0, step_size_up=2)
     >>> [s(t) for t in range(5)]
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
     if max_lr < min_lr:
-        raise ValueError(f"cyclic: max_lr must be >= min_lr ({min_lr!r}), got {max_lr!r}")
+        raise SpecError(f"cyclic: max_lr must be >= min_lr ({min_lr!r}), got {max_lr!r}")
     up = step_size_up
     down = step_size_up if step_size_down is None else step_size_down
     total = up + down
@@ -110,7 +126,7 @@ def cyclic(
     return evaluate
 
 
-@schedule_kind
+@schedule_kind(horizon=lambda q: q["steps"])
 def one_cycle(
     max_lr: Rate,
     steps: Steps,

@@ -1,15 +1,23 @@
-"""Monotone decays: constant, step, multistep, exponential, inverse-time, polynomial, linear,
-cosine and the piecewise kinds.  ``t`` is in whatever unit the caller advances (steps or epochs).
+"""Monotone decays: constant, step, multistep, exponential, inverse-time, polynomial, linear and
+cosine.  ``t`` is in whatever unit the caller advances (steps or epochs).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Any
 
-from schedlab.schedules import params as p
 from schedlab.schedules.base import Evaluator, schedule_kind
-from schedlab.schedules.params import Flag, Positive, Rate, Steps
+from schedlab.schedules.params import Factor, Flag, FloorRate, Milestones, Positive, Rate, Steps
 from schedlab.schedules.shapes import ceil_div, floor_div, half_cosine, lerp
+
+
+def _steps(params: Mapping[str, Any]) -> int:
+    return params["steps"]
+
+
+def _last_milestone(params: Mapping[str, Any]) -> int | None:
+    return params["milestones"][-1] if params["milestones"] else None
 
 
 def _decay_exponent(every: int, staircase: bool) -> Evaluator:
@@ -48,12 +56,8 @@ def step(lr: Rate, step_size: Steps, gamma: Positive = 0.1) -> Evaluator:
     return _geometric(lr, gamma, lambda t, xp: floor_div(t, step_size, xp))
 
 
-@schedule_kind
-def multistep(
-    lr: Rate,
-    milestones: Annotated[list, p.milestones_list],
-    gamma: Positive = 0.1,
-) -> Evaluator:
+@schedule_kind(horizon=_last_milestone)
+def multistep(lr: Rate, milestones: Milestones, gamma: Positive = 0.1) -> Evaluator:
     """Decay by ``gamma`` at each milestone: ``lr * gamma**(number of milestones <= t)``.
 
     PyTorch ``MultiStepLR``; milestones are integer steps, strictly increasing.
@@ -85,7 +89,7 @@ def exponential(lr: Rate, gamma: Positive, every: Steps = 1, staircase: Flag = F
 
 @schedule_kind
 def inverse_time(
-    lr: Rate, decay_rate: Rate, every: Steps = 1, staircase: Flag = False
+    lr: Rate, decay_rate: Factor, every: Steps = 1, staircase: Flag = False
 ) -> Evaluator:
     """Time-based decay: ``lr / (1 + decay_rate * t / every)`` (floor of ``t / every`` with staircase).
 
@@ -99,9 +103,9 @@ def inverse_time(
     return lambda t, xp: lr / (1 + decay_rate * exponent(t, xp))
 
 
-@schedule_kind
+@schedule_kind(horizon=lambda q: None if q["cycle"] else q["steps"])
 def polynomial(
-    lr: Rate, steps: Steps, power: Positive = 1.0, end_lr: Rate = 0.0, cycle: Flag = False
+    lr: Rate, steps: Steps, power: Positive = 1.0, end_lr: FloorRate = 0.0, cycle: Flag = False
 ) -> Evaluator:
     """Polynomial decay: ``(lr - end_lr) * (1 - min(t, steps) / steps)**power + end_lr``.
 
@@ -124,8 +128,8 @@ def polynomial(
     return evaluate
 
 
-@schedule_kind
-def linear(start_lr: Rate, end_lr: Rate, steps: Steps) -> Evaluator:
+@schedule_kind(horizon=_steps)
+def linear(start_lr: Rate, end_lr: FloorRate, steps: Steps) -> Evaluator:
     """Straight line from ``start_lr`` (t = 0) to ``end_lr`` (t = steps), then ``end_lr``.
 
     PyTorch ``LinearLR`` with ``start_factor = start_lr / base``, ``end_factor = end_lr / base``.
@@ -141,8 +145,8 @@ def linear(start_lr: Rate, end_lr: Rate, steps: Steps) -> Evaluator:
     return evaluate
 
 
-@schedule_kind
-def cosine(lr: Rate, steps: Steps, min_lr: Rate = 0.0) -> Evaluator:
+@schedule_kind(horizon=_steps)
+def cosine(lr: Rate, steps: Steps, min_lr: FloorRate = 0.0) -> Evaluator:
     """Cosine annealing: ``min_lr + (lr - min_lr) * (1 + cos(pi * min(t, steps) / steps)) / 2``.
 
     Held at ``min_lr`` after ``steps`` (as Keras ``CosineDecay``; PyTorch ``CosineAnnealingLR``
@@ -154,70 +158,5 @@ def cosine(lr: Rate, steps: Steps, min_lr: Rate = 0.0) -> Evaluator:
 
     def evaluate(t: Any, xp: Any) -> Any:
         return min_lr + (lr - min_lr) * half_cosine(steps - xp.minimum(t, steps), steps, xp)
-
-    return evaluate
-
-
-@schedule_kind
-def piecewise_constant(
-    boundaries: Annotated[list, p.steps_list], values: Annotated[list, p.rates]
-) -> Evaluator:
-    """``values[0]`` for ``t <= boundaries[0]``, ``values[i]`` for ``boundaries[i-1] < t <= boundaries[i]``,
-    ``values[-1]`` after the last boundary.
-
-    Keras ``PiecewiseConstantDecay`` semantics: the change comes *after* the boundary step (unlike
-    ``multistep``).  ``len(values) == len(boundaries) + 1``.
-
-    >>> s = piecewise_constant([2], [1.0, 0.5])
-    >>> s(2), s(3)
-    (1.0, 0.5)
-    """
-    if len(values) != len(boundaries) + 1:
-        raise ValueError(
-            f"piecewise_constant: values must have len(boundaries) + 1 = {len(boundaries) + 1} "
-            f"entries, got {len(values)}"
-        )
-    edges, levels = list(boundaries), list(values)
-
-    def evaluate(t: Any, xp: Any) -> Any:
-        index = xp.searchsorted(xp.asarray(edges, dtype=t.dtype), t, side="left")
-        return xp.asarray(levels, dtype=t.dtype)[index]
-
-    return evaluate
-
-
-def _points(kind: str, name: str, value: Any) -> list[list[float]]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
-        raise p.fail(kind, name, "a non-empty list of [step, lr] pairs", value)
-    pairs = []
-    for i, pair in enumerate(value):
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise p.fail(kind, f"{name}[{i}]", "a [step, lr] pair", pair)
-        pairs.append([pair[0], p.rate(kind, f"{name}[{i}] lr", pair[1])])
-    p.steps_list(kind, f"{name} steps", [s for s, _ in pairs])
-    return [[p.step_point(kind, name, s), v] for s, v in pairs]
-
-
-@schedule_kind
-def piecewise_linear(points: Annotated[list, _points]) -> Evaluator:
-    """Linear interpolation between ``points`` (``[step, lr]`` pairs, steps strictly increasing),
-    flat before the first point and after the last.
-
-    >>> piecewise_linear([[0, 0.0], [10, 1.0], [20, 0.0]])(15)
-    0.5
-    """
-    xs = [s for s, _ in points]
-    ys = [v for _, v in points]
-    if len(points) == 1:
-        level = ys[0]
-        return lambda t, xp: xp.zeros_like(t) + level
-
-    def evaluate(t: Any, xp: Any) -> Any:
-        x = xp.asarray(xs, dtype=t.dtype)
-        y = xp.asarray(ys, dtype=t.dtype)
-        i = xp.clip(xp.searchsorted(x, t, side="right") - 1, 0, len(xs) - 2)
-        x0, x1 = x[i], x[i + 1]
-        tc = xp.clip(t, x0, x1)
-        return lerp(y[i], y[i + 1], tc - x0, x1 - tc, x1 - x0)
 
     return evaluate

@@ -50,17 +50,17 @@ def _factor(kind: str, name: str, value: Any) -> float:
 
 
 _CHECKS = {
-    "lr": p.rate,
+    "lr": p.learning_rate,
     "mode": p.choice("min", "max"),
     "factor": _factor,
     "patience": p.count,
-    "threshold": p.rate,
+    "threshold": p.factor,
     "threshold_mode": p.choice("rel", "abs"),
     "cooldown": p.count,
-    "min_lr": p.rate,
-    "eps": p.rate,
+    "min_lr": p.learning_rate,
+    "eps": p.learning_rate,
     "warmup_steps": p.count,
-    "warmup_start_lr": p.rate,
+    "warmup_start_lr": p.learning_rate,
     "warmup_unit": p.choice("update", "step"),
 }
 

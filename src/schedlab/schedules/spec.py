@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from schedlab.errors import SpecError
 from schedlab.schedules.base import KINDS, Schedule
 
 MAX_TEXT = 100_000
@@ -28,7 +29,7 @@ def kinds() -> list[str]:
     return list(KINDS)
 
 
-def _unknown_kind(kind: Any) -> ValueError:
+def _unknown_kind(kind: Any) -> SpecError:
     close = difflib.get_close_matches(str(kind), KINDS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     if kind == "plateau":
@@ -36,18 +37,18 @@ def _unknown_kind(kind: Any) -> ValueError:
             " (plateau adapts to metrics, so it is not a Schedule: use "
             "schedlab.policy_from_spec, which returns a schedlab.Plateau)"
         )
-    return ValueError(f"unknown schedule kind {kind!r}{hint}; valid kinds: {', '.join(KINDS)}")
+    return SpecError(f"unknown schedule kind {kind!r}{hint}; valid kinds: {', '.join(KINDS)}")
 
 
 def _build(kind: Any, args: list, kwargs: dict) -> Schedule:
     if not isinstance(kind, str) or kind not in KINDS:
         raise _unknown_kind(kind)
-    return KINDS[kind](*args, **kwargs)
+    return KINDS[kind].make(*args, **kwargs)
 
 
 def _mapping_parts(spec: Mapping) -> tuple[Any, list, dict]:
     if "kind" not in spec:
-        raise ValueError(
+        raise SpecError(
             f"a schedule spec needs a 'kind' key (one of: {', '.join(KINDS)}), got keys "
             f"{sorted(map(str, spec))}"
         )
@@ -73,13 +74,14 @@ def from_spec(spec: Any) -> Schedule:
     "steps": 100}``, nested schedules as dicts or strings), or a string: JSON, YAML (needs PyYAML)
     or the text form ``"warmup(cosine(lr=0.1, steps=100), steps=10)"``.
 
-    Raises ``ValueError`` naming the kind and the parameter for any invalid input.
+    Raises :class:`~schedlab.errors.SpecError` (a ``ValueError``) naming the kind and the
+    parameter for any invalid input.
     """
     if isinstance(spec, Schedule):
         return spec
     if isinstance(spec, (Mapping, str)):
         return _build(*parse_spec(spec))
-    raise ValueError(
+    raise SpecError(
         f"a schedule spec must be a dict, a string or a Schedule, got {type(spec).__name__}: {spec!r}"
     )
 
@@ -87,7 +89,7 @@ def from_spec(spec: Any) -> Schedule:
 def _string_parts(text: str) -> tuple[Any, list, dict]:
     body = text.strip()
     if not body:
-        raise ValueError("empty schedule spec; expected e.g. 'cosine(lr=0.1, steps=100)'")
+        raise SpecError("empty schedule spec; expected e.g. 'cosine(lr=0.1, steps=100)'")
     if body[0] in "{[":
         try:
             data = json.loads(body)
@@ -101,7 +103,7 @@ def _string_parts(text: str) -> tuple[Any, list, dict]:
 
 def _document_parts(data: Any) -> tuple[Any, list, dict]:
     if not isinstance(data, Mapping):
-        raise ValueError(f"a JSON/YAML schedule spec must be a mapping with a 'kind', got {data!r}")
+        raise SpecError(f"a JSON/YAML schedule spec must be a mapping with a 'kind', got {data!r}")
     return _mapping_parts(data)
 
 
@@ -109,14 +111,14 @@ def _load_yaml(text: str) -> Any:
     try:
         import yaml
     except ImportError:  # pragma: no cover - exercised only without the extra
-        raise ValueError(
+        raise SpecError(
             "this spec is not JSON or the text form; YAML specs need PyYAML "
             "(pip install schedlab[yaml])"
         ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ValueError(f"could not parse the schedule spec as YAML: {err}") from None
+        raise SpecError(f"could not parse the schedule spec as YAML: {err}") from None
 
 
 def parse_text(text: str) -> Schedule:
@@ -127,7 +129,7 @@ def parse_text(text: str) -> Schedule:
 def parse_call(text: str) -> tuple[str, list, dict]:
     """Parse the text form into ``(kind, args, kwargs)`` of its top-level call (not built)."""
     if len(text) > MAX_TEXT:
-        raise ValueError(f"schedule spec text is too long ({len(text)} > {MAX_TEXT} characters)")
+        raise SpecError(f"schedule spec text is too long ({len(text)} > {MAX_TEXT} characters)")
     body = text.strip()
     if body.replace("_", "a").isalnum() and not body[0].isdigit():
         body += "()"
@@ -135,12 +137,12 @@ def parse_call(text: str) -> tuple[str, list, dict]:
         tree = ast.parse(body, mode="eval")
     except SyntaxError as err:
         where = f" at column {err.offset}" if err.offset else ""
-        raise ValueError(f"cannot parse schedule spec {text!r}{where}: {err.msg}") from None
+        raise SpecError(f"cannot parse schedule spec {text!r}{where}: {err.msg}") from None
     except RecursionError:
-        raise ValueError(f"schedule spec {text[:60]!r}... is nested too deeply") from None
+        raise SpecError(f"schedule spec {text[:60]!r}... is nested too deeply") from None
     node = tree.body
     if not isinstance(node, ast.Call):
-        raise ValueError(
+        raise SpecError(
             f"a schedule spec must be a call like 'cosine(lr=0.1, steps=100)', got {text!r}"
         )
     return _call_parts(node, text)
@@ -149,16 +151,22 @@ def parse_call(text: str) -> tuple[str, list, dict]:
 def _call_parts(node: ast.Call, text: str) -> tuple[str, list, dict]:
     if not isinstance(node.func, ast.Name):
         raise _unsupported(node, text)
+    kind = node.func.id
     if any(isinstance(a, ast.Starred) for a in node.args) or any(
         k.arg is None for k in node.keywords
     ):
         raise _unsupported(node, text)
-    args = [_value(a, text) for a in node.args]
-    kwargs = {k.arg: _value(k.value, text) for k in node.keywords}
-    return node.func.id, args, kwargs
+    names = list(KINDS[kind].params) if kind in KINDS else []
+    args = [
+        _value(a, text, kind, names[i] if i < len(names) else f"argument {i + 1}")
+        for i, a in enumerate(node.args)
+    ]
+    kwargs = {k.arg: _value(k.value, text, kind, k.arg) for k in node.keywords}
+    return kind, args, kwargs
 
 
-def _value(node: ast.AST, text: str) -> Any:
+def _value(node: ast.AST, text: str, kind: str, name: str) -> Any:
+    """The value of ``kind``'s parameter ``name`` (``name[i]`` inside a list) at ``node``."""
     if isinstance(node, ast.Call):
         return _build(*_call_parts(node, text))
     if isinstance(node, ast.Constant) and (
@@ -175,13 +183,18 @@ def _value(node: ast.AST, text: str) -> Any:
     ):
         return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_value(e, text) for e in node.elts]
-    raise _unsupported(node, text)
-
-
-def _unsupported(node: ast.AST, text: str) -> ValueError:
+        return [_value(e, text, kind, f"{name}[{i}]") for i, e in enumerate(node.elts)]
     snippet = ast.get_source_segment(text.strip(), node) or ast.dump(node)
-    return ValueError(
+    hint = f" (text must be quoted: '{snippet}')" if isinstance(node, ast.Name) else ""
+    raise SpecError(
+        f"{kind}: {name} must be a number, a quoted string, true/false/none, a list or a "
+        f"kind(...) call, got {snippet} (column {node.col_offset + 1}){hint}"
+    )
+
+
+def _unsupported(node: ast.AST, text: str) -> SpecError:
+    snippet = ast.get_source_segment(text.strip(), node) or ast.dump(node)
+    return SpecError(
         f"unsupported value {snippet!r} in schedule spec (column {node.col_offset + 1}); "
         "allowed: numbers, quoted strings, true/false/none, lists and kind(...) calls"
     )

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
+from schedlab.errors import SpecError
 from schedlab.schedules import params as p
 from schedlab.schedules.base import Evaluator, Schedule, schedule_kind
-from schedlab.schedules.params import Count, Rate, ScheduleArg, Steps
+from schedlab.schedules.nested import ScheduleArg
+from schedlab.schedules.params import Count, FloorRate, Rate, Steps
 from schedlab.schedules.shapes import half_cosine, lerp
 
 
-@schedule_kind
+def _after_warmup(params: Mapping[str, Any]) -> float | None:
+    inner = params["schedule"].horizon
+    return None if inner is None else params["steps"] + inner
+
+
+@schedule_kind(horizon=_after_warmup)
 def warmup(
     schedule: ScheduleArg,
     steps: Count,
@@ -34,7 +42,7 @@ def warmup(
     if shape == "exponential" and start_lr <= 0:
         raise p.fail("warmup", "start_lr", "> 0 with shape='exponential'", start_lr)
     if shape == "exponential" and target <= 0:
-        raise ValueError("warmup: shape='exponential' needs schedule(0) > 0, got 0.0")
+        raise SpecError("warmup: shape='exponential' needs schedule(0) > 0, got 0.0")
     if steps == 0:
         return inner.evaluate
 
@@ -52,14 +60,14 @@ def warmup(
     return evaluate
 
 
-@schedule_kind
+@schedule_kind(horizon=lambda q: q["steps"])
 def wsd(
     lr: Rate,
     steps: Steps,
     decay_steps: Count,
     warmup_steps: Count = 0,
     decay: Annotated[str, p.choice("linear", "cosine", "1-sqrt")] = "linear",
-    min_lr: Rate = 0.0,
+    min_lr: FloorRate = 0.0,
 ) -> Evaluator:
     """Warmup-stable-decay (Hägele et al. 2024), Hugging Face ``get_wsd_schedule`` semantics.
 
@@ -73,7 +81,7 @@ def wsd(
     [0.0, 0.5, 1.0, 1.0, 0.5, 0.0]
     """
     if warmup_steps + decay_steps > steps:
-        raise ValueError(
+        raise SpecError(
             f"wsd: warmup_steps + decay_steps must be <= steps ({steps}), "
             f"got {warmup_steps} + {decay_steps}"
         )
@@ -104,13 +112,11 @@ def wsd(
     return evaluate
 
 
-def _timescale(kind: str, name: str, value: Any) -> Any:
-    return None if value is None else p.positive(kind, name, value)
-
-
 @schedule_kind
 def inverse_sqrt(
-    lr: Rate, warmup_steps: Count, timescale: Annotated[float | None, _timescale] = None
+    lr: Rate,
+    warmup_steps: Count,
+    timescale: Annotated[float | None, p.optional(p.Param(p.duration, p.Role.DURATION))] = None,
 ) -> Evaluator:
     """Linear warmup, then ``lr / sqrt((t + timescale - warmup_steps) / timescale)``.
 
