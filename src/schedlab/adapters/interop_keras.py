@@ -149,6 +149,13 @@ _CONVERTERS: dict[str, Callable[..., Schedule]] = {
 }
 
 
+def _is_keras_schedule(obj: Any) -> bool:
+    """Whether ``obj`` is schedlab's own ``KerasSchedule`` (known by its class, without importing
+    :mod:`schedlab.adapters.keras`, which re-exports this module's ``from_keras``)."""
+    cls = type(obj)
+    return cls.__name__ == "KerasSchedule" and cls.__module__ == "schedlab.adapters.keras"
+
+
 def _no_equivalent(what: Any) -> ConfigError:
     return ConfigError(
         f"from_keras: no schedlab equivalent for Keras schedule {what!r}; supported: "
@@ -172,9 +179,7 @@ def _unpack(obj: Any) -> tuple[str, Mapping[str, Any]]:
         return name, obj["config"]
     import keras
 
-    from schedlab.adapters.keras import KerasSchedule
-
-    if isinstance(obj, KerasSchedule):
+    if _is_keras_schedule(obj):
         return "KerasSchedule", obj.get_config()
     name = type(obj).__name__
     builtin = getattr(keras.optimizers.schedules, name, None)

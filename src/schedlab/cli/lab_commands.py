@@ -7,36 +7,18 @@ writes the report.  Bad flags or config keys exit with status 2 and a one-line e
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from schedlab.cli import app
+from schedlab.cli.output import console as stdout_console
+from schedlab.cli.output import errors
 from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import DEFAULT_STORE
 
 _STORE_HELP = "SQLite run store file (created if missing)."
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the errors a user can fix into ``Error: ...`` and exit status 2."""
-    from schedlab.errors import DatasetNotFoundError, DownloadError
-
-    try:
-        yield
-    except (ValueError, DatasetNotFoundError, DownloadError) as err:
-        Console(stderr=True).print(f"[bold red]Error:[/] {err}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
-
-
-def _console() -> Console:
-    """Standard output; wide enough for the tables when it is not a terminal (logs, pipes)."""
-    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 @app.command()
@@ -114,8 +96,8 @@ def compare(
     flags = dict(locals())  # the parameters; those named like settings keys become overrides
     overrides = {k: v for k, v in flags.items() if k in KEYS}
     overrides["schedules"] = schedule or None
-    console = _console()
-    with _errors():
+    console = stdout_console()
+    with errors():
         from schedlab.cli.lab_tables import ranking_table
         from schedlab.cli.tracking_options import finish_trackers, make_trackers
         from schedlab.lab.sweeps.backends import make_backend
@@ -173,7 +155,7 @@ def runs(
     seed: Annotated[int | None, typer.Option(help="Only this seed.")] = None,
 ) -> None:
     """List stored runs (filtered) with their last validation metrics."""
-    with _errors():
+    with errors():
         from schedlab.cli.lab_tables import runs_table
         from schedlab.lab.runs.store import STATUSES, RunStore
 
@@ -186,7 +168,7 @@ def runs(
                 optimizer=optimizer, seed=seed,
             )  # fmt: skip
             last = {r.id: next(reversed(run_store.epochs(r.id)), None) for r in rows}
-            _console().print(runs_table(rows, last))
+            stdout_console().print(runs_table(rows, last))
 
 
 @app.command()
@@ -213,7 +195,7 @@ def export(
 ) -> None:
     """Write stored runs and their per-epoch metrics as CSV (one row per run-epoch) or JSON, or
     send them to MLflow or TensorBoard event files."""
-    with _errors():
+    with errors():
         from schedlab.cli.tracking_options import TRACKER_FORMATS, export_tracked
         from schedlab.lab.runs.export import export_runs
         from schedlab.lab.runs.store import RunStore
@@ -221,7 +203,7 @@ def export(
         _existing(store)
         if format in TRACKER_FORMATS:
             with RunStore(store) as run_store:
-                _console().print(export_tracked(
+                stdout_console().print(export_tracked(
                     run_store, format, sweep, tracking_uri=tracking_uri, experiment=experiment,
                     logdir=out, artifacts=artifact or [],
                 ))  # fmt: skip

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -17,20 +15,11 @@ import typer
 from rich.console import Console
 
 from schedlab.cli import app
+from schedlab.cli.output import errors
 from schedlab.errors import ConfigError
 
 _STEPS_HELP = "Run length in the schedule's unit (optimizer steps, or epochs if stepped per epoch)."
 _SPE_HELP = "Optimizer steps per epoch (adds an epoch axis; enables the unit mix-up check)."
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the errors a user can fix into ``Error: ...`` and exit status 2."""
-    try:
-        yield
-    except ValueError as err:
-        Console(stderr=True).print(f"[bold red]Error:[/] {err}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -44,7 +33,7 @@ def plot(
     """Plot learning-rate curves of one or more schedules."""
     from schedlab.report.plots import plot_schedules, save_figure
 
-    with _errors():
+    with errors():
         if out.suffix.lower() not in (".png", ".svg"):
             raise ConfigError(f"out must end in .png or .svg; got {str(out)!r}")
         fig = plot_schedules(specs, steps, steps_per_epoch=steps_per_epoch, log=log)
@@ -75,7 +64,7 @@ def check(
     from schedlab.schedules.checks import RunContext
     from schedlab.schedules.checks import check as run_checks
 
-    with _errors():
+    with errors():
         context = RunContext(
             steps=steps,
             steps_per_epoch=steps_per_epoch,
@@ -114,7 +103,7 @@ def report(
     """Write the self-contained HTML report of a sweep."""
     from schedlab.report.html import write_report
 
-    with _errors():
+    with errors():
         path = write_report(store, sweep, out, metric=metric, baseline=baseline)
     Console().print(f"report: {path}", highlight=False)
 
@@ -138,7 +127,7 @@ def find_lr_command(
     out: Annotated[Path, typer.Option(help="Plot file, .png or .svg.")] = Path("lr_finder.png"),
 ) -> None:
     """LR range test on a built-in dataset and model: suggested rates and schedule specs."""
-    with _errors():
+    with errors():
         if out.suffix.lower() not in (".png", ".svg"):
             raise ConfigError(f"out must end in .png or .svg; got {str(out)!r}")
         if optimizer not in ("sgd", "adam"):

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from schedlab.cli import app
-from schedlab.cli.lab_commands import _console, _errors
+from schedlab.cli.output import console as stdout_console
+from schedlab.cli.output import errors
 from schedlab.errors import ConfigError
 
 DEFAULT_STORE = "runs/experiments.sqlite"
@@ -101,8 +102,8 @@ def reproduce(
 ) -> None:
     """Reproduce a source experiment (>= 3 seeds, batched trainer) and judge each of its claims:
     confirmed / refuted / inconclusive, with the paired 95% intervals that decide it."""
-    console = _console()
-    with _errors():
+    console = stdout_console()
+    with errors():
         from schedlab.lab.experiments import get_experiment, run_experiment
         from schedlab.lab.runs.store import RunStore
         from schedlab.report.experiments import (

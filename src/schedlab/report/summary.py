@@ -13,6 +13,7 @@ from typing import Any
 from schedlab.lab.analysis.stats import Ranking, ScheduleResult
 from schedlab.lab.runs.rows import RunRow
 from schedlab.report import format as fmt
+from schedlab.schedules.checks import OPTIMIZERS as CHECKED_OPTIMIZERS
 from schedlab.schedules.checks import Finding, RunContext, check
 
 METRIC_NAMES = {
@@ -40,6 +41,13 @@ def steps_per_epoch(run: RunRow, step_lrs_length: int) -> int | None:
     return step_lrs_length // done if done and step_lrs_length >= done else None
 
 
+def _known_optimizer(name: Any) -> str | None:
+    """The optimizer's name where the pitfall checks know it (``AdamW`` -> ``adamw``), else
+    ``None`` (a user's own optimizer class: the optimizer-specific checks are skipped)."""
+    text = str(name).lower() if name is not None else None
+    return text if text in CHECKED_OPTIMIZERS else None
+
+
 def run_context(config: Mapping[str, Any], spe: int | None) -> RunContext:
     """The pitfall-check context of a sweep's training config (a ``TrainConfig.to_dict()``).
 
@@ -52,7 +60,7 @@ def run_context(config: Mapping[str, Any], spe: int | None) -> RunContext:
     return RunContext(
         steps=epochs * spe if per_step else epochs,
         steps_per_epoch=spe,
-        optimizer=config.get("optimizer"),
+        optimizer=_known_optimizer(config.get("optimizer")),
         batch_size=config.get("batch_size"),
         model=config.get("model"),
         unit=unit if unit == "epoch" or per_step else None,  # steps unknown: counted as epochs
