@@ -101,6 +101,7 @@ class StackedTrainer:
         self._row = torch.tensor([self._group_seeds.index(s) for s in seeds], device=device)
         self._generators = [torch.Generator().manual_seed(s) for s in self._group_seeds]
         self._diverged = [False] * len(members)
+        self._frozen: dict[int, dict[str, torch.Tensor]] = {}  # diverged members' buffers
         self._epoch = 0
         self.randomness = randomness
         self._step = _quiet(
@@ -146,9 +147,11 @@ class StackedTrainer:
             grads, (losses, out) = self._step(self.params, self.buffers, x, y)
             values = losses.detach().tolist()
             hits = (out.argmax(-1) == y).sum(-1).tolist() if task.classification else [0] * k
+            self._keep_frozen_buffers()
             for i in range(k):
                 if not self._diverged[i] and not math.isfinite(values[i]):
                     self._diverged[i] = True  # the weights stay as they were before this step
+                    self._frozen[i] = {n: b[i].clone() for n, b in self.buffers.items()}
                 if not self._diverged[i]:
                     for v, g in zip(self.views[i], grads.values(), strict=True):
                         v.grad = g[i]
@@ -166,6 +169,14 @@ class StackedTrainer:
             )  # fmt: skip
         self._epoch += 1
         return records
+
+    @torch.no_grad()
+    def _keep_frozen_buffers(self) -> None:
+        """Undo what the last forward did to the buffers (BatchNorm statistics) of diverged
+        members: alone, a diverged run does not run forward again."""
+        for i, buffers in self._frozen.items():
+            for name, value in buffers.items():
+                self.buffers[name][i].copy_(value)
 
     @torch.no_grad()
     def evaluate(self) -> list[tuple[float, float | None, dict[str, float]]]:
@@ -213,6 +224,8 @@ class StackedTrainer:
             self.optimizers[i].load_state_dict(state["optimizer"])
             self.schedulers[i].load_state_dict(state["scheduler"])
             self._diverged[i] = bool(state["diverged"])
+            if self._diverged[i]:
+                self._frozen[i] = {n: b[i].clone() for n, b in self.buffers.items()}
             group = self._group_seeds.index(self.members[i].seed)
             first = rng.setdefault(group, state["data_rng"])
             if not torch.equal(first, state["data_rng"]):
