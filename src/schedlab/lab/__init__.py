@@ -36,7 +36,7 @@ def __getattr__(name: str):  # the entry points import torch: load them when fir
 
         return compare
     if name == "run_trials":
-        from schedlab.lab.trials import run_trials
+        from schedlab.lab.sweeps.trials import run_trials
 
         return run_trials
     raise AttributeError(f"module 'schedlab.lab' has no attribute {name!r}")
