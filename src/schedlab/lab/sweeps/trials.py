@@ -39,6 +39,7 @@ from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import find_baseline, rank
 from schedlab.lab.runs.store import DONE, EpochResult, RunStore
 from schedlab.lab.runs.tracking import Recorder, Tracker
+from schedlab.lab.sweeps.backends.shipping import ship, unship
 from schedlab.lab.sweeps.compare import Comparison
 from schedlab.lab.sweeps.plan import SweepPlan, make_plan
 from schedlab.lab.sweeps.run import SweepOutcome, exclusive
@@ -306,6 +307,8 @@ def run_trials(
     unit: str = "epoch",
     config: Mapping[str, Any] | None = None,
     workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
     baseline: str | None = None,
     metric: str | None = None,
     trackers: Sequence[Tracker] = (),
@@ -315,7 +318,9 @@ def run_trials(
 
     ``config``: JSON settings of your function that change what it trains (part of the runs'
     identity, like the fingerprint of :func:`schedlab.lab.compare`); ``workers``: trials at a
-    time in worker processes (1: in this process).  Returns the same result as ``compare``.
+    time in worker processes (1: in this process); ``backend="ray"``: each trial is a Ray task on
+    the cluster at ``address`` (default: a local one), ``workers`` of them at a time (default:
+    one per cluster CPU).  Returns the same result as ``compare``.
     """
     if unit not in UNITS:
         raise ConfigError(f"run_trials: unit must be one of {', '.join(UNITS)}; got {unit!r}")
@@ -325,6 +330,8 @@ def run_trials(
         raise ConfigError(f"run_trials: epochs must be a positive integer; got {epochs!r}")
     if not (is_int(workers) and workers > 0):
         raise ConfigError(f"run_trials: workers must be a positive integer; got {workers!r}")
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"run_trials: backend must be one of local, ray; got {backend!r}")
     setup = TrialSetup(_qualname(train_fn), int(epochs), unit, dict(config or {}),
                        model=getattr(train_fn, "__name__", "script"))  # fmt: skip
     try:
@@ -337,7 +344,9 @@ def run_trials(
     find_baseline(baseline, dict(plan.schedules))
     with RunStore(store) as run_store:
         with exclusive(run_store):
-            outcome = _run(run_store, plan, setup, train_fn, int(workers), trackers, progress)
+            runner = _ray_runner(address, workers) if backend == "ray" else None
+            outcome = _run(run_store, plan, setup, train_fn, int(workers), trackers, progress,
+                           runner)  # fmt: skip
         ranking = rank(run_store, plan.name, baseline=baseline, metric=metric or "val_acc")
     engine = "trials" if outcome.started or outcome.resumed else None
     return Comparison(run_store.path, plan, outcome, ranking, engine)
@@ -364,6 +373,7 @@ def _run(
     workers: int,
     trackers: Sequence[Tracker],
     show: bool,
+    runner: Callable | None = None,
 ) -> SweepOutcome:
     store.ensure_sweep(plan.name, plan.to_dict())
     ids = store.ensure_runs(plan.name, setup.to_dict(), setup.config_hash(), plan.runs())
@@ -387,7 +397,9 @@ def _run(
             from schedlab.lab.sweeps.progress import progress
 
             ticks.append(stack.enter_context(progress(plan.name)))
-        if workers == 1:
+        if runner is not None:
+            runner(recorder, store, jobs, setup, fn, send)
+        elif workers == 1:
             for job in jobs:
                 _one(recorder, job, lambda job=job: _run_job(fn, job, setup, send), store)
         else:
@@ -469,4 +481,63 @@ def _drain(messages: Any, send: Callable[[dict], None], queues: Any) -> None:
         try:
             send(messages.get_nowait())
         except queues.Empty:
+            return
+
+
+def _ray_runner(address: str | None, workers: int) -> Callable:
+    """Trials as Ray tasks (one CPU each), reports through a Ray queue to this process."""
+    try:
+        import ray
+        from ray.util.queue import Empty, Queue
+    except ImportError:
+        raise ConfigError(
+            "run_trials: backend 'ray' needs Ray (pip install schedlab[ray])"
+        ) from None
+
+    def run(recorder, store, jobs, setup, fn, send) -> None:
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        limit = workers if workers > 1 else max(1, int(ray.cluster_resources().get("CPU", 1)))
+        messages = Queue()
+        shipped = ship(fn)
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_job)
+        for job in jobs:
+            recorder.start([job.run_id], job.start)
+        queue, active = list(jobs), {}
+        try:
+            while queue or active:
+                while queue and len(active) < limit:
+                    job = queue.pop(0)
+                    active[remote.remote(shipped, job, setup, messages)] = job
+                ready, _ = ray.wait(list(active), num_returns=1, timeout=0.2)
+                _drain_ray(messages, send, Empty)
+                for ref in ready:
+                    _drain_ray(messages, send, Empty)
+                    job = active.pop(ref)
+                    try:
+                        end = ray.get(ref)
+                    except ray.exceptions.RayTaskError as err:
+                        recorder.end_all([job.run_id], "failed")
+                        raise err.as_instanceof_cause() from None
+                    if end == "diverged":
+                        store.mark([job.run_id], "diverged")
+                        recorder.end_all([job.run_id], "diverged")
+        except BaseException:
+            for ref, job in active.items():
+                ray.cancel(ref, force=True)
+                recorder.end_all([job.run_id], "interrupted")
+            raise
+
+    return run
+
+
+def _ray_job(fn: Any, job: _Job, setup: TrialSetup, messages: Any) -> str:
+    return _run_job(unship(fn), job, setup, messages.put)
+
+
+def _drain_ray(messages: Any, send: Callable[[dict], None], empty: type) -> None:
+    while True:
+        try:
+            send(messages.get_nowait())
+        except empty:
             return

@@ -30,6 +30,7 @@ import numpy as np
 from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import EpochResult
 from schedlab.lab.runs.tracking import Recorder
+from schedlab.lab.sweeps.backends.shipping import ship, unship
 from schedlab.lab.sweeps.groups import group_members, pending_groups, train_epochs
 from schedlab.lab.train.config import Member
 from schedlab.lab.train.setup import TrainSetup
@@ -69,6 +70,7 @@ def group_task(
     import torch
 
     torch.set_num_threads(threads)
+    config, dataset = unship(config), unship(dataset)
     yield from train_epochs(config, _writable(dataset), members, states, device)
 
 
@@ -186,13 +188,14 @@ class RayBackend:
             name=TASK_NAME, num_cpus=cpus, num_gpus=gpus, max_retries=0,
             _generator_backpressure_num_objects=self.backpressure,
         )  # fmt: skip
-        data = ray.put(dataset)
+        data = ray.put(ship(dataset))
+        shipped = ship(config)
         active: dict[Any, _Job] = {}
 
         def submit(job: _Job) -> None:
             members, states = group_members(recorder.store, job.run_ids, job.start)
             recorder.start(job.run_ids, job.start)
-            active[task.remote(config, data, members, states, device, cpus)] = job
+            active[task.remote(shipped, data, members, states, device, cpus)] = job
 
         try:
             while queue or active:
