@@ -185,3 +185,30 @@ def test_cli_bad_tracking_flags(tmp_path, args, message) -> None:
     result = CliRunner().invoke(app, ["compare", "--dataset", "digits", "--schedule", "constant(0.1)",
                                       "--store", str(tmp_path / "s.sqlite"), *args])  # fmt: skip
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+
+
+def test_the_users_model_is_tracked_live(workdir) -> None:
+    """A run of the user's own model in MLflow: its params (the long fingerprint as a hash)."""
+    import torch
+    from torch import nn
+
+    from schedlab.lab import compare
+
+    path, uri = workdir
+    x = torch.randn(64, 5, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    result = compare(
+        lambda: nn.Sequential(*[nn.Linear(5, 5) for _ in range(30)], nn.Linear(5, 2)),
+        (x, y), (x, y), schedules=["constant(0.05)"], seeds=1, epochs=2, batch_size=16,
+        store=path / "user.sqlite", trackers=[MlflowTracker(uri, experiment="user")],
+        progress=False, name="user-model",
+    )  # fmt: skip
+    client = mlflow.MlflowClient(uri)
+    exp = client.get_experiment_by_name("user")
+    (child,) = [
+        r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags
+    ]
+    assert child.data.params["model"] == "Sequential"
+    assert child.data.params["fingerprint"].startswith("sha256:")
+    assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [0, 1]
+    assert result.runs[0].status == "finished"

@@ -15,6 +15,7 @@ in one go, was resumed, or was exported afterwards (:func:`replay`).  Units: ``e
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -65,7 +66,8 @@ class RunInfo:
         }
         head = {"sweep": self.sweep, "label": self.label, "schedule": self.schedule,
                 "seed": self.seed, "config_hash": self.config_hash}  # fmt: skip
-        return {k: str(v) for k, v in {**head, **self.config, **flat}.items()}
+        config = {k: _param(v) for k, v in self.config.items()}
+        return {k: str(v) for k, v in {**head, **config, **flat}.items()}
 
     @classmethod
     def from_row(cls, row: RunRow, start_epoch: int = 0) -> RunInfo:
@@ -75,6 +77,18 @@ class RunInfo:
             schedule=row.schedule, seed=int(row.seed), config=dict(row.config),
             config_hash=row.config_hash, start_epoch=start_epoch,
         )  # fmt: skip
+
+
+#: longer config values (a user model's fingerprint) become a hash: trackers cap parameter length
+PARAM_LIMIT = 500
+
+
+def _param(value: Any) -> str:
+    """A config value as tracker text: JSON for nested values, ``sha256:...`` when too long."""
+    text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+    if len(text) <= PARAM_LIMIT:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @runtime_checkable
