@@ -14,7 +14,7 @@ from schedlab.lab.runs.store import DONE, EpochResult, RunStore
 from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.train.checkpoint import dump_state, load_state
 from schedlab.lab.train.config import Member
-from schedlab.lab.train.setup import TrainSetup, group_trainer
+from schedlab.lab.train.setup import Data, TrainSetup, group_trainer
 
 
 def pending_groups(store: RunStore, run_ids: Sequence[int], epochs: int) -> dict[int, list[int]]:
@@ -46,7 +46,7 @@ def group_members(
 
 def train_epochs(
     config: TrainSetup,
-    dataset: Any,
+    dataset: Data,
     members: Sequence[Member],
     states: Sequence[bytes] | None,
     device: str,
@@ -65,7 +65,7 @@ def train_epochs(
 def train_group(
     store: RunStore,
     config: TrainSetup,
-    dataset: Any,
+    dataset: Data,
     run_ids: list[int],
     start: int,
     device: str,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from schedlab.errors import ConfigError, StoreError
 from schedlab.lab.runs.store import RunStore
@@ -22,7 +22,7 @@ from schedlab.lab.runs.tracking import Recorder, Tracker
 from schedlab.lab.sweeps.backends import LocalBackend, SweepBackend
 from schedlab.lab.sweeps.groups import pending_groups
 from schedlab.lab.sweeps.plan import SweepPlan
-from schedlab.lab.train.setup import load_data
+from schedlab.lab.train.setup import Data, load_data
 from schedlab.validate import is_int
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def run_sweep(
     progress: ProgressFn | None = None,
     backend: SweepBackend | None = None,
     trackers: Sequence[Tracker] = (),
-    dataset: Any = None,
+    dataset: Data | None = None,
 ) -> SweepOutcome:
     """Run (or resume) ``plan`` into ``store``; up to ``group_size`` runs train together.
 
@@ -117,7 +117,7 @@ def _run_sweep(
     progress: ProgressFn | None,
     backend: SweepBackend,
     trackers: Sequence[Tracker],
-    dataset: Any,
+    dataset: Data,
 ) -> SweepOutcome:
     config = plan.config
     store.ensure_sweep(plan.name, plan.to_dict())

@@ -12,10 +12,17 @@ epoch by epoch and hands back each member's checkpoint.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
 from schedlab.lab.train.config import Member, TrainConfig
 from schedlab.lab.train.records import EpochRecord
+
+if TYPE_CHECKING:
+    from schedlab.lab.data.datasets import Dataset
+    from schedlab.lab.train.task import UserTask
+
+#: what a setup's trainers read: a built-in :class:`Dataset`, or the user's task with its data
+Data = Union["Dataset", "UserTask"]
 
 
 @runtime_checkable
@@ -56,7 +63,7 @@ class TrainSetup(Protocol):  # TrainConfig, or a task that also has load_data() 
         ...
 
 
-def load_data(setup: TrainSetup, root: str | None = None) -> Any:
+def load_data(setup: TrainSetup, root: str | None = None) -> Data:
     """The data ``setup``'s trainers read (loaded once per sweep, only when something is left):
     the named dataset of a :class:`TrainConfig` (from ``root`` or the usual places), or the
     task's own ``load_data(root)``."""
@@ -72,7 +79,7 @@ def load_data(setup: TrainSetup, root: str | None = None) -> Any:
 
 def group_trainer(
     setup: TrainSetup,
-    data: Any,
+    data: Data,
     members: Sequence[Member],
     *,
     device: str = "cpu",

@@ -8,11 +8,11 @@ process, so the run store keeps a single writer whatever runs the training.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from schedlab.lab.runs.tracking import Recorder
-    from schedlab.lab.train.setup import TrainSetup
+    from schedlab.lab.train.setup import Data, TrainSetup
 
 
 class SweepBackend(Protocol):
@@ -22,7 +22,7 @@ class SweepBackend(Protocol):
         self,
         recorder: Recorder,
         config: TrainSetup,
-        dataset: Any,
+        dataset: Data,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from schedlab.lab.sweeps.groups import train_group
 
 if TYPE_CHECKING:
     from schedlab.lab.runs.tracking import Recorder
-    from schedlab.lab.train.setup import TrainSetup
+    from schedlab.lab.train.setup import Data, TrainSetup
 
 
 class LocalBackend:
@@ -19,7 +19,7 @@ class LocalBackend:
         self,
         recorder: Recorder,
         config: TrainSetup,
-        dataset: Any,
+        dataset: Data,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,

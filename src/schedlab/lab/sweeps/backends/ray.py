@@ -33,7 +33,7 @@ from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.sweeps.backends.shipping import ship, unship
 from schedlab.lab.sweeps.groups import group_members, pending_groups, train_epochs
 from schedlab.lab.train.config import Member
-from schedlab.lab.train.setup import TrainSetup
+from schedlab.lab.train.setup import Data, TrainSetup
 
 #: the process title of a worker running a group (``ray::group_task``), e.g. for ``ps``.
 TASK_NAME = "group_task"
@@ -46,7 +46,7 @@ class _Job:
     retries: int = 0
 
 
-def _writable(dataset: Any) -> Any:
+def _writable(dataset: Data) -> Data:
     """The dataset with its numpy arrays copied out of Ray's read-only shared memory."""
     if not dataclasses.is_dataclass(dataset):
         return dataset
@@ -60,7 +60,7 @@ def _writable(dataset: Any) -> Any:
 
 def group_task(
     config: TrainSetup,
-    dataset: Any,
+    dataset: Data,
     members: Sequence[Member],
     states: Sequence[bytes] | None,
     device: str,
@@ -151,7 +151,7 @@ class RayBackend:
         self,
         recorder: Recorder,
         config: TrainSetup,
-        dataset: Any,
+        dataset: Data,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,
@@ -171,7 +171,7 @@ class RayBackend:
         ray: Any,
         recorder: Recorder,
         config: TrainSetup,
-        dataset: Any,
+        dataset: Data,
         groups: Mapping[int, Sequence[int]],
         group_size: int,
         device: str,
