@@ -27,25 +27,13 @@ import torch
 
 from schedlab.errors import ConfigError
 from schedlab.lab.train.config import Member
+from schedlab.lab.train.devices import torch_device
 
 if TYPE_CHECKING:
     from schedlab.lab.train.task import UserTask
 
 #: the stacked engine is refused when its estimate exceeds this fraction of the free memory
 MEMORY_FRACTION = 0.5
-
-
-def torch_device(device: str | torch.device) -> torch.device:
-    """``device`` as a ``torch.device`` (``cpu``, ``cuda`` or ``cuda:N``, and available)."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but torch.cuda.is_available() is False")
-    return dev
 
 
 def _free_memory(device: torch.device) -> int | None:

@@ -9,7 +9,6 @@ new checkpoint.  Each worker uses ``torch.get_num_threads() // workers`` threads
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ import torch
 
 from schedlab.errors import ConfigError
 from schedlab.lab.train import loop
+from schedlab.lab.train.checkpoint import dump_state, load_state
 from schedlab.lab.train.config import Member
 from schedlab.lab.train.records import EpochRecord
 from schedlab.lab.train.single import SingleRun
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
     from schedlab.lab.train.task import UserTask
 
 _WORKER: dict[str, Any] = {}
-
-
-def _dump(value: Any) -> bytes:
-    buf = io.BytesIO()
-    torch.save(value, buf)
-    return buf.getvalue()
-
-
-def _load(blob: bytes) -> Any:
-    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
 
 
 def _init_worker(task_blob: bytes, threads: int) -> None:
@@ -50,10 +40,10 @@ def _train_one(
 ) -> tuple[EpochRecord, bytes]:
     run = SingleRun(
         _WORKER["task"], member, index, device=torch.device(device),
-        state=None if state is None else _load(state),
+        state=None if state is None else load_state(state),
     )  # fmt: skip
     rec = run.train_epoch()
-    return rec, _dump(run.state())
+    return rec, dump_state(run.state())
 
 
 class PerRunTrainer:
@@ -77,7 +67,9 @@ class PerRunTrainer:
         self.engine = f"per-run ({reason})" if reason else "per-run"
         if self.workers > 1:
             self.engine += f", {self.workers} worker processes"
-            self._states: list[bytes | None] = [None if s is None else _dump(s) for s in states]
+            self._states: list[bytes | None] = [
+                None if s is None else dump_state(s) for s in states
+            ]
             self._runs: list[SingleRun] = []
             self._pool = self._start_pool()
         else:
@@ -125,7 +117,7 @@ class PerRunTrainer:
             blob = self._states[i]
             if blob is None:
                 raise ConfigError(f"member {i} has no state yet: run an epoch first")
-            return _load(blob)
+            return load_state(blob)
         return self._runs[i].state()
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ import torch
 
 from schedlab.errors import ConfigError
 from schedlab.lab.train.config import Member, TrainConfig
+from schedlab.lab.train.devices import torch_device
 from schedlab.lab.train.losses import member_loss
 from schedlab.lab.train.models import StackedModel
 from schedlab.lab.train.optim import make_optimizer
@@ -46,18 +47,6 @@ STATE_VERSION = 1
 #: as many for the all-linear models (small activations; bigger matmuls run closer to peak rate).
 EVAL_ROWS = 4096
 LINEAR_EVAL_FACTOR = 16
-
-
-def _device(device: str | torch.device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but torch.cuda.is_available() is False")
-    return dev
 
 
 def _check_task(config: TrainConfig, dataset: Any) -> None:
@@ -107,7 +96,7 @@ class BatchedTrainer:
         self.config = config
         self.engine = "stacked (built-in batched model)"
         self.members = tuple(members)
-        self.device = _device(device)
+        self.device = torch_device(device)
         self._classification = dataset.task == "classification"
         self._x_train, self._y_train = self._tensors(dataset.x_train, dataset.y_train)
         self._x_val, self._y_val = self._tensors(dataset.x_val, dataset.y_val)
