@@ -3,9 +3,9 @@
 :func:`build_model` gives the single model a user would write (``torch.manual_seed(seed)`` before it
 fixes its initialisation).  :class:`StackedModel` holds K such models as one set of parameters with a
 leading member dimension K (``params[name][k]`` is member k's tensor, initialised exactly as
-``build_model`` after ``torch.manual_seed(seeds[k])``) and runs them together: batched matmuls
-(``torch.baddbmm``) for the all-linear models, ``torch.func.vmap`` over ``functional_call`` for the
-others.  Inputs are ``(K, B, *input_shape)``: each member sees its own minibatch (in training,
+``build_model`` after ``torch.manual_seed(seeds[k])``) and runs them together on one of two paths:
+the hand-written batched matmuls of :mod:`schedlab.lab.train.linear` for the all-linear models,
+:class:`AutogradPath` (``torch.func.vmap`` over ``functional_call``, autograd) for the others.  Inputs are ``(K, B, *input_shape)``: each member sees its own minibatch (in training,
 consecutive members may share one: see :meth:`StackedModel.loss_and_grads`).
 
 Architectures (``input_shape`` ``(C, H, W)`` or ``(d,)``; ``num_classes == 0`` means one regression
@@ -22,7 +22,6 @@ output):
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -31,6 +30,7 @@ from torch import nn
 
 from schedlab.errors import ConfigError
 from schedlab.lab.train.config import MODELS
+from schedlab.lab.train.linear import LinearPath, is_linear_stack
 
 
 def _features(input_shape: tuple[int, ...]) -> int:
@@ -168,46 +168,67 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int) -> nn.M
     return _BUILDERS[name](tuple(int(s) for s in input_shape), int(num_classes))
 
 
-def _group_slices(sizes: Sequence[int]) -> list[slice]:
-    """The members of each group, for groups of ``sizes[g]`` consecutive members."""
-    bounds = [0, *itertools.accumulate(sizes)]
-    return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+def _per_member(x: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
+    """``(K, B, ...)`` from one minibatch per group ``x`` ``(G, B, ...)``: group g's row repeated
+    for each of its ``sizes[g]`` members (``x`` itself when every member has its own)."""
+    if len(sizes) == sum(sizes):
+        return x
+    return x.repeat_interleave(torch.tensor(sizes, device=x.device), dim=0)
 
 
-class _GroupViews:
-    """Per-group 2-D views of (K, rows, cols) tensors, cached: group g's m members as one
-    ``(m * rows, cols)`` matrix (a view: the members of a group are consecutive).
+def _accumulate(
+    grads: list[torch.Tensor],
+    accumulate: tuple[Mapping[str, torch.Tensor], float],
+    names: list[str],
+) -> list[torch.Tensor]:
+    """``buffers[name] = beta * buffers[name] + grad`` for each gradient, in place; the buffers."""
+    buffers, beta = accumulate
+    with torch.no_grad():
+        return [buffers[k].mul_(beta).add_(g) for k, g in zip(names, grads, strict=True)]
 
-    The tensors viewed (parameters, workspace buffers, optimizer buffers) live as long as the model
-    and keep their storage, so their views are made once and not once per step.
+
+class AutogradPath:
+    """K stacked members of any architecture: ``torch.func.vmap`` over ``functional_call`` of the
+    single ``template`` module, differentiated by autograd.
+
+    ``params`` is the stacked model's dict (``params[name]`` ``(K, *shape)``), read at every call.
     """
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+    def __init__(self, template: nn.Module, params: Mapping[str, torch.Tensor]) -> None:
+        self.template, self.params = template, params
+        self._vmapped = torch.func.vmap(self._call_one, in_dims=(0, 0))
+        self._vmapped_shared = torch.func.vmap(self._call_one, in_dims=(0, None))
 
-    def __call__(
-        self, t: torch.Tensor, sizes: tuple[int, ...], *, cache: bool = True
-    ) -> list[torch.Tensor]:
-        """The views of ``t`` ((K, rows, cols), or (K, rows) as (K, rows, 1)); ``cache=False`` for
-        a tensor made afresh at every step (caching it would keep every one of them alive)."""
-        key = (id(t), t.data_ptr(), tuple(t.shape), tuple(t.stride()), sizes)
-        hit = self._cache.get(key) if cache else None
-        if hit is None or hit[0] is not t:
-            rows, cols = (t.shape[1], 1) if t.dim() == 2 else (t.shape[1], t.shape[2])
-            views = [
-                t[members].reshape((members.stop - members.start) * rows, cols)
-                for members in _group_slices(sizes)
-            ]
-            if not cache:
-                return views
-            hit = self._cache[key] = (t, views)
-        return hit[1]
+    def _call_one(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """One member: ``template(x)`` with that member's ``params`` (``x`` ``(B, *input_shape)``)."""
+        return torch.func.functional_call(self.template, params, (x,))
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(K, B, outputs)`` for member-wise inputs ``x`` ``(K, B, *input_shape)``."""
+        return self._vmapped(self.params, x)
 
-def _is_linear_stack(module: nn.Module) -> bool:
-    return isinstance(module, nn.Sequential) and all(
-        isinstance(m, (nn.Flatten, nn.Linear, nn.ReLU)) for m in module
-    )
+    def forward_shared(self, x: torch.Tensor, *, feature_major: bool = False) -> torch.Tensor:
+        """Outputs ``(K, B, outputs)`` of every member on ``x`` ``(B, *input_shape)``; with
+        ``feature_major=True`` the transposed view ``(K, outputs, B)``."""
+        out = self._vmapped_shared(self.params, x)
+        return out.transpose(1, 2) if feature_major else out
+
+    def loss_and_grads(
+        self,
+        x: torch.Tensor,
+        loss: Callable[[torch.Tensor], torch.Tensor],
+        sizes: tuple[int, ...],
+        accumulate: tuple[Mapping[str, torch.Tensor], float] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Outputs, losses and the gradients of ``sum(losses)`` (autograd) for ``x``
+        ``(G, B, *input_shape)`` with ``sizes`` members per minibatch, as
+        :meth:`StackedModel.loss_and_grads` documents them."""
+        out = self._vmapped(self.params, _per_member(x, sizes))
+        losses = loss(out)
+        grads = list(torch.autograd.grad(losses.sum(), list(self.params.values())))
+        if accumulate is not None:
+            grads = _accumulate(grads, accumulate, list(self.params))
+        return out.detach(), losses.detach(), grads
 
 
 class StackedModel:
@@ -216,6 +237,10 @@ class StackedModel:
     ``params[name]`` has shape ``(K, *shape of that parameter in build_model)`` and is a leaf
     tensor that requires grad; member k is initialised exactly as ``build_model`` after
     ``torch.manual_seed(seeds[k])`` (torch's global RNG is left as it was).
+
+    The all-linear models (Flatten/Linear/ReLU stacks) run on the hand-written
+    :class:`schedlab.lab.train.linear.LinearPath`, the others on :class:`AutogradPath`.
+    ``_autograd=True`` (private: the benchmark's reference) runs the autograd path for any model.
     """
 
     def __init__(
@@ -225,6 +250,8 @@ class StackedModel:
         num_classes: int,
         seeds: Sequence[int],
         device: str | torch.device = "cpu",
+        *,
+        _autograd: bool = False,
     ) -> None:
         if not seeds:
             raise ConfigError("StackedModel: seeds must name at least one member; got []")
@@ -243,13 +270,13 @@ class StackedModel:
             .requires_grad_()
             for key, _ in members[0].named_parameters()
         }
-        self._linear = _is_linear_stack(self.template)
         first = next(iter(self.params.values()))
         self.device, self.template_dtype = first.device, first.dtype
-        self._workspace: dict[tuple, torch.Tensor] = {}
-        self._group_views = _GroupViews()
-        self._vmapped = torch.func.vmap(self._call_one, in_dims=(0, 0))
-        self._vmapped_shared = torch.func.vmap(self._call_one, in_dims=(0, None))
+        self._path: LinearPath | AutogradPath
+        if is_linear_stack(self.template) and not _autograd:
+            self._path = LinearPath(self.template, self.params)
+        else:
+            self._path = AutogradPath(self.template, self.params)
 
     @property
     def size(self) -> int:
@@ -259,33 +286,24 @@ class StackedModel:
     @property
     def all_linear(self) -> bool:
         """True for the Flatten/Linear/ReLU stacks, which run as hand-written batched matmuls."""
-        return self._linear
+        return isinstance(self._path, LinearPath)
 
     def num_parameters(self) -> int:
         """Parameters of ONE member (the single model's count)."""
         return sum(p[0].numel() for p in self.params.values())
 
-    def _call_one(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        return torch.func.functional_call(self.template, params, (x,))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``(K, B, outputs)`` for member-wise inputs ``x`` of shape ``(K, B, *input_shape)``."""
-        if self._linear:
-            z = self._linear_forward(x.reshape(x.shape[0], x.shape[1], -1), shared=False)
-            return z.transpose(1, 2).contiguous()  # small: loss and argmax read it fast
-        return self._vmapped(self.params, x)
+        return self._path.forward(x)
 
     def forward_shared(self, x: torch.Tensor, *, feature_major: bool = False) -> torch.Tensor:
         """Outputs ``(K, B, outputs)`` of every member on the same inputs ``x`` ``(B, *input_shape)``;
         with ``feature_major=True`` as ``(K, outputs, B)`` (contiguous for the all-linear models,
         which compute them in that layout, a transposed view otherwise)."""
-        if self._linear:
-            z = self._linear_forward(x.reshape(x.shape[0], -1), shared=True)
-            return z if feature_major else z.transpose(1, 2).contiguous()
-        out = self._vmapped_shared(self.params, x)
-        return out.transpose(1, 2) if feature_major else out
+        return self._path.forward_shared(x, feature_major=feature_major)
 
     def _group_sizes(self, x: torch.Tensor, groups: Sequence[int] | None) -> tuple[int, ...]:
+        """The members per minibatch of ``x`` ``(G, B, ...)``: ``groups``, checked, or one each."""
         k = self.size
         if groups is None:
             groups = (1,) * k
@@ -323,6 +341,7 @@ class StackedModel:
         gradient: the same per-member sums, which BLAS may round differently (float32 tolerance,
         not bitwise).  Large intermediates and the gradients live in buffers reused from one call
         to the next: use the gradients before the next call.  The other models use autograd.
+        (:mod:`schedlab.lab.train.linear` has the formulas.)
 
         ``accumulate=(buffers, beta)``: accumulate each gradient into ``buffers[name]`` (a tensor
         shaped as ``params[name]``) as ``buffers[name] = beta * buffers[name] + grad`` and return
@@ -333,104 +352,10 @@ class StackedModel:
         sizes = self._group_sizes(x, groups)
         if accumulate is not None:
             self._check_accumulate(accumulate)
-        if not self._linear:
-            if len(sizes) < self.size:  # one minibatch per member again
-                x = x.repeat_interleave(torch.tensor(sizes, device=x.device), dim=0)
-            out = self._vmapped(self.params, x)
-            losses = loss(out)
-            grads = list(torch.autograd.grad(losses.sum(), list(self.params.values())))
-            if accumulate is not None:
-                buffers, beta = accumulate
-                with torch.no_grad():
-                    grads = [
-                        buffers[k].mul_(beta).add_(g)
-                        for k, g in zip(self.params, grads, strict=True)
-                    ]
-            return out.detach(), losses.detach(), grads
-        buffers, beta = accumulate if accumulate is not None else ({}, 0.0)
-        grouped = len(sizes) < self.size
-        with torch.no_grad():
-            rows = x.reshape(x.shape[0], x.shape[1], -1)  # (G, B, d)
-            h = rows.transpose(1, 2)  # feature-major (G, d, B)
-            saved = []  # per Linear: (its index, its input (K, in, B), its ReLU output or None)
-            for index, layer in enumerate(self.template):
-                if isinstance(layer, nn.Linear):
-                    w, b = self.params[f"{index}.weight"], self.params[f"{index}.bias"]
-                    z = self._buffer(("z", index), (w.shape[0], w.shape[1], h.shape[2]))
-                    saved.append([index, h, None])
-                    if grouped and len(saved) == 1:  # the first Linear reads x: per group
-                        # m members: z = W x^T + b as one (m*out, d) @ (d, B) matmul
-                        views = zip(
-                            self._group_views(b, sizes),
-                            self._group_views(w, sizes),
-                            h.unbind(0),  # each group's x^T (d, B)
-                            self._group_views(z, sizes),
-                            strict=True,
-                        )
-                        for bias, weight, xt, dst in views:
-                            torch.addmm(bias, weight, xt, out=dst)
-                        h = z
-                    else:
-                        h = torch.baddbmm(b.unsqueeze(2), w, h, out=z)
-                elif isinstance(layer, nn.ReLU):
-                    h = h.relu_()  # in place on the Linear's output: the same clamp kernel
-                    saved[-1][2] = h
-            fused = getattr(loss, "value_and_grad", None)
-            if fused is not None:  # losses and their gradient straight from the feature-major z
-                losses, g = fused(h)
-                out = h.transpose(1, 2).contiguous()  # (K, B, outputs): argmax reads it fast
-        if fused is None:
-            out = h.transpose(1, 2).contiguous()
-            out.requires_grad_()
-            losses = loss(out)
-            (grad_out,) = torch.autograd.grad(losses.sum(), out)
-            g = grad_out.transpose(1, 2)  # (K, outputs, B), as autograd hands it back
-        with torch.no_grad():
-            for position in range(len(saved) - 1, -1, -1):
-                index, h, _ = saved[position]
-                w = self.params[f"{index}.weight"]
-                dw = buffers.get(f"{index}.weight")
-                if dw is None:
-                    dw = self._buffer(("dw", index), w.shape)
-                if grouped and position == 0:  # per group: one (m*out, B) @ (B, d) matmul
-                    views = zip(
-                        self._group_views(dw, sizes),
-                        # g is a workspace buffer unless the model has no hidden layer
-                        self._group_views(g, sizes, cache=len(saved) > 1),
-                        rows.unbind(0),
-                        strict=True,
-                    )
-                    for dst, grad, xg in views:  # dst = beta * dst + grad @ x
-                        torch.addmm(dst, grad, xg, beta=beta, out=dst)
-                else:
-                    torch.baddbmm(dw, g, h.transpose(1, 2), beta=beta, out=dw)
-                db = torch.sum(
-                    g, 2, keepdim=True, out=self._buffer(("db", index), (*w.shape[:2], 1))
-                )
-                bias_buffer = buffers.get(f"{index}.bias")
-                if bias_buffer is not None:
-                    torch.add(db.squeeze(2), bias_buffer, alpha=beta, out=bias_buffer)
-                if position == 0:  # the input needs no gradient
-                    break
-                dh = torch.bmm(w.transpose(1, 2), g, out=self._buffer(("dh", index), h.shape))
-                relu_out = saved[position - 1][2]
-                if relu_out is not None:
-                    # in place on dh: one 4 B/element buffer less in the cache
-                    g = torch.ops.aten.threshold_backward.grad_input(dh, relu_out, 0, grad_input=dh)
-                else:
-                    g = dh
-        grads = []
-        for key, p in self.params.items():
-            index, kind = key.split(".")
-            if key in buffers:
-                grads.append(buffers[key])
-            elif kind == "weight":
-                grads.append(self._buffer(("dw", int(index)), p.shape))
-            else:
-                grads.append(self._buffer(("db", int(index)), (*p.shape, 1)).squeeze(2))
-        return out.detach(), losses.detach(), grads
+        return self._path.loss_and_grads(x, loss, sizes, accumulate)
 
     def _check_accumulate(self, accumulate: tuple[Mapping[str, torch.Tensor], float]) -> None:
+        """Refuse ``accumulate`` buffers that are not one contiguous tensor per parameter, of its shape."""
         buffers, _ = accumulate
         for key, p in self.params.items():
             buf = buffers.get(key) if isinstance(buffers, Mapping) else None
@@ -440,40 +365,6 @@ class StackedModel:
                     f"to a contiguous tensor of its shape; {key!r} has shape {tuple(p.shape)}, "
                     f"got {None if buf is None else (tuple(buf.shape), buf.is_contiguous())}"
                 )
-
-    def _buffer(self, key: tuple, shape: Sequence[int]) -> torch.Tensor:
-        """A float32 workspace tensor of ``shape`` kept for reuse under ``key`` (contents undefined).
-
-        Reusing buffers spares the allocator the page faults of fresh multi-MiB tensors each step.
-        """
-        shape = tuple(int(n) for n in shape)
-        buf = self._workspace.get((key, shape))
-        if buf is None:
-            buf = torch.empty(shape, dtype=self.template_dtype, device=self.device)
-            self._workspace[(key, shape)] = buf
-        return buf
-
-    def _linear_forward(self, h: torch.Tensor, *, shared: bool) -> torch.Tensor:
-        """The Flatten/Linear/ReLU stack: h is (K, B, d) member-wise, or (B, d) shared.
-
-        Member-wise inputs run feature-major, ``h^T = W h^T + b`` with ``h^T`` of shape (K, d, B):
-        every weight gradient ``dh^T x`` then comes out contiguous in the weight's own layout.
-        Returns the feature-major outputs ``(K, out, B)``.
-        """
-        h = h.transpose(-2, -1)  # (K, d, B) or (d, B)
-        for index, layer in enumerate(self.template):
-            if isinstance(layer, nn.Linear):
-                w, b = self.params[f"{index}.weight"], self.params[f"{index}.bias"]
-                if shared:  # one (K*out, d) @ (d, B) matmul for all members
-                    k, out, d = w.shape
-                    h = torch.addmm(b.reshape(k * out, 1), w.reshape(k * out, d), h)
-                    h = h.view(k, out, -1)
-                    shared = False
-                else:
-                    h = torch.baddbmm(b.unsqueeze(2), w, h)
-            elif isinstance(layer, nn.ReLU):
-                h = h.relu_()  # in place on the fresh matmul output: no new tensor
-        return h  # feature-major (K, out, B)
 
     def member_parameters(self, i: int) -> dict[str, torch.Tensor]:
         """Member ``i``'s parameters as a detached CPU ``state_dict`` of the single model."""
