@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/curve.py
 	$(BIN)/python benchmarks/step_overhead.py
 	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/linear_backward.py
 	$(BIN)/python benchmarks/ray_overhead.py
 
 clean:
