@@ -5,7 +5,7 @@ per-member mean loss ``(K,)`` (autograd can differentiate it).  :class:`MemberCr
 ``value_and_grad(z)`` on feature-major logits ``z`` ``(K, classes, B)``: the losses and the gradient
 of their sum, ``(softmax(z) - onehot(y)) / B``, from one ``log_softmax`` over the class dimension,
 without the transposed copy of the logits that autograd's ``cross_entropy`` needs (the hand-written
-backward of the all-linear models uses it: :meth:`schedlab.lab.train.models.StackedModel.loss_and_grads`).
+backward of the all-linear models uses it: :mod:`schedlab.lab.train.linear`).
 """
 
 from __future__ import annotations
