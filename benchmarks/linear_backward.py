@@ -28,8 +28,10 @@ from round to round), in wall time and in CPU time of this process (``time.proce
 ratios method / hand-written are medians of the per-round ratios, and the smallest per-round wall
 ratio is given as "min".  Every method trains its own copy of the same members on the same
 minibatches with the same rates.  The check that they do the same work: after the run, every
-method's gradients at the hand-written model's parameters, on one minibatch, against the
-hand-written path's (float32 tolerance).  The parameters after training are compared too (per
+method's path (its model) computes gradients at the hand-written model's parameters on one
+minibatch, compared with the hand-written path's (float32 tolerance: about 1e-7 at initialisation,
+up to a few 1e-5 once training has shrunk the gradients, whose batch sums then cancel more; the
+two paths' matmul kernels sum in different orders).  The parameters after training are compared too (per
 member: median and max), for information only: a 1e-7 difference that moves one ReLU
 pre-activation across 0 for one sample changes that step's gradient by O(1/B), and momentum carries
 it on, so now and then one member drifts 1e-3..1e-1 apart over 100 steps while the others stay

@@ -15,18 +15,20 @@ minibatch); B samples per minibatch; layer l has weights ``W`` ``(K, out, in)`` 
   ``dh^T = W^T g`` ``(K, in, out) @ (K, out, B)``, and the previous layer's
   ``g = dh^T * (h^T > 0)`` where a ReLU made ``h^T`` (in place on ``dh^T``).
 
-These are the kernels autograd runs for the same layout, so the gradients are bitwise autograd's
-(no gradient is computed for the input).  Three departures, each float32 tolerance of autograd
-rather than bitwise:
+These are the kernels autograd runs backward through the same batched forward
+(:meth:`LinearPath.forward`), so the gradients are bitwise those (no gradient is computed for the
+input); the autograd path's ``vmap`` of the single model runs other kernels on other layouts
+(float32 tolerance; ``benchmarks/linear_backward.py`` times the two).  Three departures, each
+float32 tolerance of autograd rather than bitwise:
 
 - a group of m members sharing a minibatch runs its first layer as one ``(m*out, d) @ (d, B)``
   matmul forward and one ``(m*out, B) @ (B, d)`` for the weight gradient (:class:`_GroupViews`);
   the sums are the per-member ones, which BLAS may round differently;
 - a loss with ``value_and_grad(z)`` (:class:`schedlab.lab.train.losses.MemberCrossEntropy`) gives
   the losses and ``g`` straight from the feature-major logits ``z``;
-- (bitwise for ``beta == 0``) SGD momentum ``buf = beta * buf + grad`` runs inside the
+- with ``accumulate=(buffers, beta)``, SGD momentum ``buf = beta * buf + grad`` runs inside the
   weight-gradient matmuls (``addmm``/``baddbmm`` with ``beta``) and as ``db + beta * buf`` for the
-  biases, instead of as a pass of its own.
+  biases, instead of as a pass of its own over gradients and buffers (rounded once, not twice).
 
 Large intermediates and the gradients live in a :class:`Workspace` reused from one call to the next.
 """
