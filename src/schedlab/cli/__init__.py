@@ -19,6 +19,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Pick, use and prove a learning-rate schedule."""  # commands always by name, even alone
+
+
 _COMMAND_MODULES = (
     "schedlab.cli.lab_commands",
     "schedlab.cli.report_commands",
