@@ -243,6 +243,14 @@ def test_tensor_learning_rate_is_filled_in_place() -> None:
             {"within_epoch": "floor"},
             "ScheduleLR: within_epoch must be one of 'constant', 'continuous'",
         ),
+        (  # where it has no effect: a step-written schedule, or one stepped per epoch
+            {"within_epoch": "continuous"},
+            "ScheduleLR: within_epoch applies only to a schedule written in epochs and stepped",
+        ),
+        (
+            {"interval": "epoch", "within_epoch": "constant"},
+            "ScheduleLR: within_epoch applies only to a schedule written in epochs and stepped",
+        ),
         ({"last_epoch": -2}, "ScheduleLR: last_epoch must be an integer >= -1, got -2"),
         ({"group_scales": [1.0]}, "ScheduleLR: group_scales must be a list of 2 finite numbers"),
         (

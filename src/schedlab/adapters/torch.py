@@ -148,8 +148,9 @@ class ScheduleLR(LRScheduler):
         interval: how often ``step()`` is called: ``"step"`` (each iteration) or ``"epoch"``.
         unit: the unit the schedule is written in (default ``interval``).
         steps_per_epoch: optimizer iterations per epoch; needed (only) when ``unit != interval``.
-        within_epoch: ``"constant"`` (``t = k // steps_per_epoch``) or ``"continuous"``
-            (``t = k / steps_per_epoch``) for an epoch schedule stepped per iteration.
+        within_epoch: ``"constant"`` (default: ``t = k // steps_per_epoch``) or ``"continuous"``
+            (``t = k / steps_per_epoch``) for an epoch schedule stepped per iteration; given
+            anywhere else (where it would have no effect) it is an error.
         last_epoch: PyTorch's resume index: construction applies ``k = last_epoch + 1``.
         group_scales: per-group factors on the rate (default: ratios of the groups' initial rates).
         group_min_lr: ``"scaled"`` (default: a group's floor scales with its rate like the rest of
@@ -180,7 +181,7 @@ class ScheduleLR(LRScheduler):
         interval: str = "step",
         unit: str | None = None,
         steps_per_epoch: int | None = None,
-        within_epoch: str = "constant",
+        within_epoch: str | None = None,
         last_epoch: int = -1,
         group_scales: Sequence[float] | None = None,
         group_min_lr: str = "scaled",
@@ -245,12 +246,21 @@ class ScheduleLR(LRScheduler):
     # -- construction helpers ------------------------------------------------------------------
     @staticmethod
     def _check_units(
-        interval: str, unit: str | None, steps_per_epoch: int | None, within_epoch: str
+        interval: str, unit: str | None, steps_per_epoch: int | None, within_epoch: str | None
     ) -> dict[str, Any]:
         interval = _choice("interval", interval, UNITS)
         unit = interval if unit is None else unit
         steps_per_epoch = check_unit("ScheduleLR", unit, steps_per_epoch, counter=interval)
-        within_epoch = _choice("within_epoch", within_epoch, _WITHIN)
+        if within_epoch is not None:
+            within_epoch = _choice("within_epoch", within_epoch, _WITHIN)
+            if (interval, unit) != ("step", "epoch"):
+                raise ConfigError(
+                    "ScheduleLR: within_epoch applies only to a schedule written in epochs and "
+                    "stepped per optimizer step (unit='epoch', interval='step'); got "
+                    f"within_epoch={within_epoch!r} with interval={interval!r}, unit={unit!r}, "
+                    "where it has no effect: remove it"
+                )
+        within_epoch = within_epoch or "constant"
         return {
             "interval": interval,
             "unit": unit,
