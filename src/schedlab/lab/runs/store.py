@@ -13,6 +13,11 @@ only stores you trust, as with any pickle.
 
 Schema version :data:`SCHEMA_VERSION` is kept in ``PRAGMA user_version``; a store written by a newer
 schedlab is refused with a clear error.
+
+Damage: opening a store runs SQLite's ``PRAGMA quick_check`` (every page's structure; about 0.2 s
+per 500 MB), so a store with damaged pages is refused with a :class:`~schedlab.errors.StoreError`
+instead of being read as a partial one; any database error later (damage found while reading, a
+full disk, a read-only file, a lock held too long) is a ``StoreError`` naming the store too.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from schedlab.errors import StoreError
+from schedlab.errors import ConfigError, StoreError
 from schedlab.lab.runs.rows import EPOCH_FIELDS, EpochRow, RunRow, SweepRow
+from schedlab.validate import is_int
 
 SCHEMA_VERSION = 2
 STATUSES: tuple[str, ...] = ("pending", "running", "finished", "diverged", "failed")
@@ -141,26 +147,79 @@ class EpochResult:
     done: bool
 
 
+#: the largest integer an SQLite INTEGER holds
+MAX_INTEGER = 2**63 - 1
+
+
+def check_integer(name: str, value: Any) -> int:
+    """``value`` as an int that SQLite can store (``ConfigError`` naming ``name`` otherwise)."""
+    if not (is_int(value) and -MAX_INTEGER - 1 <= value <= MAX_INTEGER):
+        raise ConfigError(
+            f"{name} must be an integer below 2**63 (what the run store holds); got {value!r:.80}"
+        )
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What :meth:`RunStore.delete_runs` removed: runs, their epoch rows and checkpoints, and the
+    names of the sweeps left without runs (removed too)."""
+
+    runs: int
+    epochs: int
+    checkpoints: int
+    sweeps: tuple[str, ...]
+
+
 class RunStore:
-    """A SQLite run store at ``path`` (created if missing; WAL journal; committed per epoch)."""
+    """A SQLite run store at ``path`` (created if missing; WAL journal; committed per epoch).
+
+    Opening an existing store checks its pages (``PRAGMA quick_check``): a damaged one is refused.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise StoreError(f"store: path must be a file, got the directory {str(self.path)!r}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+        where = str(self.path)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            raw = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            reason = err.strerror if isinstance(err, OSError) else str(err)
+            raise StoreError(f"store: cannot open {where!r} ({reason})") from None
+        raw.row_factory = sqlite3.Row
+        self._db = _Connection(raw, where)
+        try:
+            self._check_pages()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+        except BaseException:
+            raw.close()
+            raise
+
+    def _check_pages(self) -> None:
+        """Refuse a file that is not an SQLite database, or one with damaged pages."""
+        try:
+            rows = self._db.raw.execute("PRAGMA quick_check(5)").fetchall()
         except sqlite3.DatabaseError as err:
-            self._db.close()
-            raise StoreError(
-                f"store: {str(self.path)!r} is not a schedlab run store ({err})"
-            ) from None
+            if "not a database" in str(err) or "encrypted" in str(err):
+                raise StoreError(
+                    f"store: {str(self.path)!r} is not a schedlab run store ({err})"
+                ) from None
+            raise _damaged(str(self.path), str(err)) from None
+        lines = [
+            line.strip()
+            for r in rows
+            if r[0] != "ok"
+            for line in str(r[0]).splitlines()
+            if line.strip() and not line.startswith("***")
+        ]
+        if lines:
+            more = f", and {len(lines) - 1} more problem(s)" if len(lines) > 1 else ""
+            raise _damaged(str(self.path), f"{lines[0][:200]}{more}")
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -207,19 +266,36 @@ class RunStore:
         An existing sweep must have the same config: a sweep name means one experiment.
         """
         text = json.dumps(config, sort_keys=True)
-        row = self._db.execute("SELECT id, config FROM sweeps WHERE name=?", (name,)).fetchone()
-        if row is not None:
-            if json.loads(row["config"]) != json.loads(text):
-                raise StoreError(
-                    f"store: sweep {name!r} already exists with a different configuration; "
-                    "choose another name (--name) or the same settings"
-                )
-            return int(row["id"])
+        existing = self.check_sweep(name, config)
+        if existing is not None:
+            return existing
         with self._transaction():
             cur = self._db.execute(
                 "INSERT INTO sweeps (name, config, created) VALUES (?, ?, ?)", (name, text, _now())
             )
         return int(cur.lastrowid)
+
+    def check_sweep(self, name: str, config: Mapping[str, Any]) -> int | None:
+        """The id of sweep ``name`` if it exists with ``config``, ``None`` if there is none; a
+        :class:`StoreError` if it exists with another config.  Writes nothing."""
+        row = self._db.execute("SELECT id, config FROM sweeps WHERE name=?", (name,)).fetchone()
+        if row is None:
+            return None
+        if json.loads(row["config"]) != json.loads(json.dumps(config, sort_keys=True)):
+            raise StoreError(
+                f"store: sweep {name!r} already exists with a different configuration; "
+                "choose another name (--name) or the same settings"
+            )
+        return int(row["id"])
+
+    def statuses(self, config_hash: str, runs: Sequence[tuple[str, int]]) -> list[str | None]:
+        """The status of each ``(schedule, seed)`` run under ``config_hash``, ``None`` for a run
+        not stored yet.  Writes nothing (what a sweep asks before it validates and writes)."""
+        rows = self._db.execute(
+            "SELECT schedule, seed, status FROM runs WHERE config_hash=?", (config_hash,)
+        ).fetchall()
+        known = {(r["schedule"], int(r["seed"])): str(r["status"]) for r in rows}
+        return [known.get((schedule, int(seed))) for schedule, seed in runs]
 
     def ensure_runs(
         self,
@@ -238,13 +314,15 @@ class RunStore:
             raise StoreError(f"store: no sweep named {sweep!r}; known: {self._sweep_names()}")
         ids = []
         config_text = json.dumps(dict(config), sort_keys=True)
+        epochs = check_integer("epochs", config["epochs"])
+        runs = [(label, schedule, check_integer("seed", seed)) for label, schedule, seed in runs]
         with self._transaction():
             for position, (label, schedule, seed) in enumerate(runs):
                 self._db.execute(
                     "INSERT OR IGNORE INTO runs (config_hash, schedule, seed, dataset, model, "
                     "optimizer, config, epochs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (config_hash, schedule, int(seed), config["dataset"], config["model"],
-                     config["optimizer"], config_text, int(config["epochs"])),
+                     config["optimizer"], config_text, epochs),
                 )  # fmt: skip
                 run_id = self._db.execute(
                     "SELECT id FROM runs WHERE config_hash=? AND schedule=? AND seed=?",
@@ -300,6 +378,7 @@ class RunStore:
                 continue
             column = "sr.label" if key == "label" else f"r.{key}"
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            values = [check_integer(key, v) if is_int(v) else v for v in values]
             where.append(f"{column} IN ({', '.join('?' * len(values))})")
             args.extend(values)
         sql = (
@@ -419,6 +498,44 @@ class RunStore:
                      res.run_id),
                 )  # fmt: skip
 
+    def delete_runs(self, run_ids: Iterable[int]) -> Deleted:
+        """Delete runs with everything stored for them -- epochs, per-step rates, checkpoint and
+        their place in every sweep -- in ONE transaction; a sweep left without runs is deleted
+        too.  Unknown ids are a :class:`StoreError` (nothing is deleted)."""
+        ids = sorted({check_integer("run id", r) for r in run_ids})
+        with self._transaction():
+            known = {
+                int(r[0])
+                for chunk in _chunks(ids)
+                for r in self._db.execute(
+                    f"SELECT id FROM runs WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                )
+            }
+            missing = [r for r in ids if r not in known]
+            if missing:
+                raise StoreError(f"store: no run with id {', '.join(map(str, missing[:10]))}")
+            epochs = checkpoints = 0
+            for chunk in _chunks(ids):
+                marks = ", ".join("?" * len(chunk))
+                epochs += self._db.execute(
+                    f"SELECT count(*) FROM epochs WHERE run_id IN ({marks})", chunk
+                ).fetchone()[0]
+                checkpoints += self._db.execute(
+                    f"SELECT count(*) FROM checkpoints WHERE run_id IN ({marks})", chunk
+                ).fetchone()[0]
+                for table in ("epochs", "step_lrs", "checkpoints", "sweep_runs"):
+                    self._db.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", chunk)
+                self._db.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
+            empty = [
+                str(r[0])
+                for r in self._db.execute(
+                    "SELECT name FROM sweeps WHERE id NOT IN (SELECT sweep_id FROM sweep_runs) "
+                    "ORDER BY id"
+                )
+            ]
+            self._db.execute("DELETE FROM sweeps WHERE id NOT IN (SELECT sweep_id FROM sweep_runs)")
+        return Deleted(len(ids), int(epochs), int(checkpoints), tuple(empty))
+
     def mark(self, run_ids: Iterable[int], status: str) -> None:
         """Set the status of runs (e.g. ``failed`` after an exception)."""
         if status not in STATUSES:
@@ -428,14 +545,77 @@ class RunStore:
                 self._db.execute("UPDATE runs SET status=? WHERE id=?", (status, run_id))
 
 
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+    """``ids`` in lists short enough for one statement's parameters."""
+    for i in range(0, len(ids), size):
+        yield list(ids[i : i + size])
+
+
+def _damaged(path: str, detail: str) -> StoreError:
+    return StoreError(
+        f"store: {path!r} is damaged ({detail}); restore it from a backup, or copy out what is "
+        f"readable with `sqlite3 {path} .recover` into a new file"
+    )
+
+
+class _Result:
+    """The rows of one statement, fetched at once (so a damaged page found while reading is an
+    error of the statement, translated like the others)."""
+
+    def __init__(self, rows: list[Any], lastrowid: int | None) -> None:
+        self.rows, self.lastrowid = rows, lastrowid
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+class _Connection:
+    """An autocommit SQLite connection whose errors name the store: a database error (damage, a
+    full disk, a read-only file, a lock held too long) becomes a :class:`StoreError`, an integer
+    SQLite cannot hold a :class:`ConfigError`; constraint violations stay (they are bugs)."""
+
+    def __init__(self, raw: sqlite3.Connection, path: str) -> None:
+        self.raw, self.path = raw, path
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Result:
+        try:
+            cur = self.raw.execute(sql, args)
+            return _Result(cur.fetchall(), cur.lastrowid)
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise
+        except sqlite3.DatabaseError as err:
+            text = str(err)
+            if "malformed" in text or "corrupt" in text:
+                raise _damaged(self.path, text) from None
+            if "locked" in text or "busy" in text:
+                text += " (another process holds it; wait for it to end)"
+            raise StoreError(f"store: {self.path!r}: {text}") from None
+        except OverflowError as err:
+            raise ConfigError(
+                f"store: {self.path!r}: a value does not fit an SQLite INTEGER ({err})"
+            ) from None
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: _Connection) -> None:
         self._db = db
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        elif self._db.raw.in_transaction:  # a failed COMMIT or statement may have ended it
+            self._db.raw.execute("ROLLBACK")
