@@ -100,13 +100,16 @@ def compare(
     with errors():
         from schedlab.cli.lab_tables import ranking_table
         from schedlab.cli.tracking_options import finish_trackers, make_trackers
+        from schedlab.lab.runs.files import check_output_folder
         from schedlab.lab.sweeps.backends import make_backend
-        from schedlab.lab.sweeps.compare import check_output_folder, run_comparison
+        from schedlab.lab.sweeps.compare import run_comparison
         from schedlab.lab.sweeps.progress import progress
         from schedlab.lab.sweeps.settings import build_settings, read_config_file
 
         settings = build_settings(read_config_file(config) if config else {}, overrides)
         out_dir = check_output_folder(settings.out, "--out")  # before training, not after
+        if tb_logdir is not None:
+            check_output_folder(tb_logdir, "--tb-logdir")
         runner = make_backend(backend, address=address, workers=ray_workers)
         trackers = make_trackers(
             track, tracking_uri=tracking_uri, experiment=experiment,
@@ -153,22 +156,73 @@ def runs(
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="Only this optimizer.")] = None,
     seed: Annotated[int | None, typer.Option(help="Only this seed.")] = None,
+    run_id: Annotated[
+        list[int] | None, typer.Option("--id", help="Only this run id (repeatable).")
+    ] = None,
+    delete: Annotated[
+        bool,
+        typer.Option(
+            "--delete",
+            help="Delete the runs listed (epochs, rates, checkpoints, sweep places); needs a "
+            "filter, and --yes to act.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="With --delete: really delete.")] = False,
 ) -> None:
-    """List stored runs (filtered) with their last validation metrics."""
+    """List stored runs (filtered) with their last validation metrics, or delete them."""
     with errors():
         from schedlab.cli.lab_tables import runs_table
         from schedlab.lab.runs.store import STATUSES, RunStore
 
         if status is not None and status not in STATUSES:
             raise ConfigError(f"--status must be one of {', '.join(STATUSES)}; got {status!r}")
+        filters = dict(
+            status=status, label=label, dataset=dataset, model=model, optimizer=optimizer,
+            seed=seed, id=run_id or None,
+        )  # fmt: skip
+        if yes and not delete:
+            raise ConfigError("--yes confirms --delete; give both to delete runs")
+        if delete and sweep is None and all(v is None for v in filters.values()):
+            raise ConfigError(
+                "--delete needs a filter (--sweep, --status, --label, --seed, --id, ...); to "
+                f"delete every run, delete the file {store!r}"
+            )
         _existing(store)
         with RunStore(store) as run_store:
-            rows = run_store.runs(
-                sweep, status=status, label=label, dataset=dataset, model=model,
-                optimizer=optimizer, seed=seed,
-            )  # fmt: skip
+            rows = run_store.runs(sweep, **filters)
             last = {r.id: next(reversed(run_store.epochs(r.id)), None) for r in rows}
             stdout_console().print(runs_table(rows, last))
+            if delete:
+                _delete(run_store, rows, yes)
+
+
+def _delete(run_store, rows, yes: bool) -> None:
+    """``runs --delete``: the listed runs, after ``--yes``, with the store's sweep lock held."""
+    from schedlab.lab.sweeps.run import exclusive
+
+    ids = sorted({r.id for r in rows})
+    console = stdout_console()
+    if not ids:
+        console.print("no run matches: nothing to delete")
+        return
+    listed = {r.sweep for r in rows}
+    also = sorted(
+        {r.sweep for r in run_store.runs(id=ids)} - listed
+    )  # a run is one; deleting it removes it from every sweep that has it
+    note = f" (also from sweep(s) {', '.join(map(repr, also))})" if also else ""
+    if not yes:
+        console.print(
+            f"{len(ids)} run(s) would be deleted with their epochs, rates and checkpoints"
+            f"{note}; add --yes to delete them"
+        )
+        return
+    with exclusive(run_store):  # not while a sweep writes to the store
+        done = run_store.delete_runs(ids)
+    gone = f"; sweep(s) left empty and deleted: {', '.join(done.sweeps)}" if done.sweeps else ""
+    console.print(
+        f"deleted {done.runs} run(s){note}, {done.epochs} epoch row(s), "
+        f"{done.checkpoints} checkpoint(s){gone}"
+    )
 
 
 @app.command()
@@ -198,9 +252,17 @@ def export(
     with errors():
         from schedlab.cli.tracking_options import TRACKER_FORMATS, export_tracked
         from schedlab.lab.runs.export import export_runs
+        from schedlab.lab.runs.files import (
+            check_output_file,
+            check_output_folder,
+            output_file,
+            write_atomic,
+        )
         from schedlab.lab.runs.store import RunStore
 
         _existing(store)
+        if out is not None:  # before reading anything
+            (check_output_folder if format in TRACKER_FORMATS else check_output_file)(out, "--out")
         if format in TRACKER_FORMATS:
             with RunStore(store) as run_store:
                 stdout_console().print(export_tracked(
@@ -213,8 +275,7 @@ def export(
         if out is None:
             sys.stdout.write(text)
         else:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
+            write_atomic(output_file(out, "--out"), text, "--out")
 
 
 def _existing(store: str) -> None:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from schedlab.errors import SchedlabError
 
@@ -20,7 +21,9 @@ def errors() -> Iterator[None]:
     try:
         yield
     except SchedlabError as err:
-        Console(stderr=True).print(f"[bold red]Error:[/] {err}", markup=True, highlight=False)
+        Console(stderr=True).print(
+            f"[bold red]Error:[/] {escape(str(err))}", markup=True, highlight=False, soft_wrap=True
+        )  # one line, however narrow the terminal (a log reader greps for it)
         raise typer.Exit(2) from None
 
 

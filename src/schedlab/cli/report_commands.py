@@ -19,6 +19,8 @@ from schedlab.cli.output import errors
 from schedlab.errors import ConfigError
 
 _STEPS_HELP = "Run length in the schedule's unit (optimizer steps, or epochs if stepped per epoch)."
+#: ``plot`` draws one point per step: more would take minutes and gigabytes for one picture
+MAX_PLOT_STEPS = 10_000_000
 _SPE_HELP = "Optimizer steps per epoch (adds an epoch axis; enables the unit mix-up check)."
 
 
@@ -31,14 +33,27 @@ def plot(
     out: Annotated[Path, typer.Option(help="Output file, .png or .svg.")] = Path("schedules.png"),
 ) -> None:
     """Plot learning-rate curves of one or more schedules."""
-    from schedlab.report.plots import plot_schedules, save_figure
+    from schedlab.lab.runs.files import check_output_file, output_file, write_atomic
+    from schedlab.report.plots import figure_bytes, plot_schedules
 
     with errors():
-        if out.suffix.lower() not in (".png", ".svg"):
-            raise ConfigError(f"out must end in .png or .svg; got {str(out)!r}")
+        fmt = _figure_format(out)
+        check_output_file(out, "--out")
+        if steps > MAX_PLOT_STEPS:
+            raise ConfigError(
+                f"--steps: at most {MAX_PLOT_STEPS:,} steps are drawn (one point each); got "
+                f"{steps:,} (plot a shorter horizon, e.g. the schedule written in epochs)"
+            )
         fig = plot_schedules(specs, steps, steps_per_epoch=steps_per_epoch, log=log)
-        save_figure(fig, out)
+        write_atomic(output_file(out, "--out"), figure_bytes(fig, fmt), "--out")
     Console().print(f"wrote {out}", highlight=False)
+
+
+def _figure_format(out: Path) -> str:
+    """``png`` or ``svg``, from the suffix of ``--out``."""
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise ConfigError(f"out must end in .png or .svg; got {str(out)!r}")
+    return out.suffix.lower()[1:]
 
 
 @app.command()
@@ -117,7 +132,12 @@ def find_lr_command(
     optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "sgd",
     momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.0,
     batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 64,
-    train_size: Annotated[int | None, typer.Option(help="Training samples drawn.")] = 10_000,
+    train_size: Annotated[
+        str | None,
+        typer.Option(
+            help="Training samples drawn, or all (default: 10000; all of digits, linreg)."
+        ),
+    ] = None,
     start_lr: Annotated[float, typer.Option(help="First rate of the ramp.")] = 1e-7,
     end_lr: Annotated[float, typer.Option(help="Last rate of the ramp.")] = 10.0,
     num_steps: Annotated[int, typer.Option(help="Steps of the ramp.")] = 200,
@@ -127,23 +147,34 @@ def find_lr_command(
     out: Annotated[Path, typer.Option(help="Plot file, .png or .svg.")] = Path("lr_finder.png"),
 ) -> None:
     """LR range test on a built-in dataset and model: suggested rates and schedule specs."""
+    from schedlab.lab.runs.files import check_output_file, output_file, write_atomic
+    from schedlab.lab.sweeps.settings import default_train_size, parse_train_size
+    from schedlab.report.plots import figure_bytes, plot_range_test
+
     with errors():
-        if out.suffix.lower() not in (".png", ".svg"):
-            raise ConfigError(f"out must end in .png or .svg; got {str(out)!r}")
+        fmt = _figure_format(out)
+        check_output_file(out, "--out")  # before training, not after
         if optimizer not in ("sgd", "adam"):
             raise ConfigError(f"optimizer must be one of sgd, adam; got {optimizer!r}")
+        if not (math.isfinite(momentum) and 0 <= momentum < 1):
+            raise ConfigError(f"--momentum must be a number in [0, 1); got {momentum!r}")
+        if optimizer == "adam" and momentum != 0:
+            raise ConfigError(
+                f"--momentum applies to --optimizer sgd only (adam uses betas); got "
+                f"--momentum {momentum!r} with --optimizer adam"
+            )
         if batch_size < 1 or epochs < 1:
             raise ConfigError(
                 f"batch_size and epochs must be >= 1; got batch_size={batch_size}, epochs={epochs}"
             )
+        size = default_train_size(dataset) if train_size is None else parse_train_size(train_size)
         result, spe = _range_test(
-            dataset, model, optimizer, momentum, batch_size, train_size, start_lr, end_lr,
+            dataset, model, optimizer, momentum, batch_size, size, start_lr, end_lr,
             num_steps, seed, data_root,
         )  # fmt: skip
-    from schedlab.report.plots import plot_range_test, save_figure
+        write_atomic(output_file(out, "--out"), figure_bytes(plot_range_test(result), fmt), "--out")
     from schedlab.schedules.checks import compact_text
 
-    save_figure(plot_range_test(result), out)
     console = Console(highlight=False)
     stop = "stopped at divergence" if result.diverged else "full ramp"
     console.print(f"LR range test: {len(result.lrs)} steps ({stop}), plot: {out}")
@@ -178,6 +209,11 @@ def _range_test(
     from schedlab.lab.train.models import build_model
 
     ds = load_dataset(dataset, root=data_root, train_size=train_size, seed=seed)
+    if batch_size > len(ds.x_train):
+        raise ConfigError(
+            f"--batch-size ({batch_size}) is larger than the training split of {dataset!r} "
+            f"({len(ds.x_train)} samples): every step would see the same whole split"
+        )
     torch.manual_seed(seed)
     net = build_model(model, ds.input_shape, ds.num_classes)
     params = net.parameters()

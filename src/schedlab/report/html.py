@@ -20,6 +20,7 @@ from typing import Any
 from schedlab import __version__
 from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import Ranking, rank
+from schedlab.lab.runs.files import check_output_folder, output_folder, write_atomic
 from schedlab.lab.runs.rows import EpochRow, RunRow
 from schedlab.lab.runs.store import DONE, RunStore
 from schedlab.report import format as fmt
@@ -177,7 +178,8 @@ def write_report(
 
     ``store`` is a :class:`RunStore` or the path of one; ``metric`` and ``baseline`` are passed to
     :func:`schedlab.lab.analysis.stats.rank`.  Raises ``ValueError`` for an unknown sweep (listing the
-    known ones).
+    known ones).  The file is replaced atomically (a temporary file, then a rename): a reader never
+    sees half a report, and a failed write leaves the previous one.
     """
     if isinstance(store, (str, os.PathLike)):
         if not Path(store).is_file():
@@ -186,12 +188,10 @@ def write_report(
             )
         with RunStore(store) as opened:
             return write_report(opened, sweep, out_dir, metric=metric, baseline=baseline)
+    check_output_folder(out_dir, "out")  # before the work, not after
     page = render_report(store, sweep, metric=metric, baseline=baseline)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{_safe_name(sweep)}.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    out = output_folder(out_dir, "out")
+    return write_atomic(out / f"{_safe_name(sweep)}.html", page, "out")
 
 
 def render_report(

@@ -142,12 +142,27 @@ def test_resume_across_backends(cluster, reference, tmp_path, first: str, then: 
 
 
 def test_training_error_in_a_task_fails_its_runs(cluster, tmp_path) -> None:
+    import dataclasses
+
+    from schedlab.lab.data.datasets import load_dataset
+
+    config = TrainConfig(dataset="digits", epochs=1, train_size=100)
+    plan = make_plan(config, ["constant(0.1)"], [0], name="bad")
+    data = load_dataset("digits", train_size=100)
+    broken = dataclasses.replace(data, input_shape=(1, 4, 4))  # the model will not take the data
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        with pytest.raises(RuntimeError):
+            run_sweep(store, plan, backend=RayBackend(workers=1), dataset=broken)
+        assert [r.status for r in store.runs("bad")] == ["failed"]
+
+
+def test_a_bad_setting_is_refused_before_the_cluster_sees_it(cluster, tmp_path) -> None:
     bad = TrainConfig(dataset="digits", model="linear", loss="mse", epochs=1, train_size=100)
     plan = make_plan(bad, ["constant(0.1)"], [0], name="bad")
     with RunStore(tmp_path / "runs.sqlite") as store:
         with pytest.raises(ValueError, match="loss must be 'cross_entropy' for a classification"):
             run_sweep(store, plan, backend=RayBackend(workers=1))
-        assert [r.status for r in store.runs("bad")] == ["failed"]
+        assert store.runs() == [] and store.sweeps() == []
 
 
 def test_backend_choice_and_bad_arguments() -> None:

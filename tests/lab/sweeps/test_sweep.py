@@ -161,13 +161,13 @@ def test_bad_group_size(tmp_path) -> None:
         run_sweep(store, make_plan(CONFIG, SCHEDULES, [0]), group_size=0)
 
 
-@pytest.mark.hardware
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_failed_group_is_marked_and_retried(tmp_path) -> None:
     plan = make_plan(dataclasses.replace(CONFIG, epochs=1), SCHEDULES[:2], [0])
+    data = load_dataset("digits", train_size=400)
+    broken = dataclasses.replace(data, input_shape=(1, 4, 4))  # the model cannot take the data
     with RunStore(tmp_path / "r.sqlite") as store:
-        with pytest.raises(ValueError, match=r"torch\.cuda\.is_available\(\) is False"):
-            run_sweep(store, plan, device="cuda")
+        with pytest.raises(RuntimeError):
+            run_sweep(store, plan, dataset=broken)
         assert [r.status for r in store.runs(plan.name)] == ["failed", "failed"]
         outcome = run_sweep(store, plan)
         assert (outcome.skipped, outcome.started) == (0, 2)
@@ -185,3 +185,78 @@ def test_one_sweep_at_a_time_per_store(tmp_path) -> None:
             run_sweep(store, plan)
         assert store.runs() == []  # refused before anything was written
         assert run_sweep(store, plan).started == 1  # the lock is released
+
+
+@pytest.mark.hardware
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_missing_device_is_refused_before_anything_is_written(tmp_path) -> None:
+    plan = make_plan(dataclasses.replace(CONFIG, epochs=1), SCHEDULES[:2], [0])
+    with RunStore(tmp_path / "r.sqlite") as store:
+        with pytest.raises(ValueError, match=r"torch\.cuda\.is_available\(\) is False"):
+            run_sweep(store, plan, device="cuda")
+        assert store.runs() == [] and store.sweeps() == []
+
+
+@pytest.mark.parametrize(
+    ("config", "root", "match"),
+    [
+        (dataclasses.replace(CONFIG, dataset="imagenet"), None, "name must be one of mnist"),
+        (CONFIG, "/no/such/folder", "root '/no/such/folder' does not exist"),
+        (dataclasses.replace(CONFIG, batch_size=500), None, r"batch_size \(500\) is larger than"),
+        (
+            TrainConfig(dataset="digits", model="linear", loss="mse", train_size=100),
+            None,
+            "loss must be 'cross_entropy' for a classification dataset",
+        ),
+        (
+            TrainConfig(dataset="linreg", model="linear", train_size=100),
+            None,
+            "loss must be 'mse' for a regression dataset",
+        ),
+    ],
+)
+def test_a_rejected_sweep_writes_nothing(tmp_path, config, root, match) -> None:
+    plan = make_plan(config, SCHEDULES[:2], [0, 1])
+    path = tmp_path / "r.sqlite"
+    with RunStore(path) as store:
+        store.ensure_sweep("other", {"x": 1})  # a store in use: its bytes must not change
+    before = path.read_bytes()
+    with RunStore(path) as store:
+        with pytest.raises(ValueError, match=match):
+            run_sweep(store, plan, data_root=root)
+        assert store.runs() == [] and [s.name for s in store.sweeps()] == ["other"]
+    assert path.read_bytes() == before
+
+
+def test_a_finished_sweep_needs_no_data(tmp_path) -> None:
+    """Rerunning a finished sweep neither loads the data nor checks the device."""
+    plan = make_plan(dataclasses.replace(CONFIG, epochs=1), SCHEDULES[:1], [0])
+    with RunStore(tmp_path / "r.sqlite") as store:
+        run_sweep(store, plan)
+        outcome = run_sweep(store, plan, data_root="/no/such/folder", device="cuda:99")
+        assert (outcome.skipped, outcome.started) == (1, 0)
+
+
+def test_a_symlink_to_the_store_takes_the_same_lock(tmp_path) -> None:
+    plan = make_plan(dataclasses.replace(CONFIG, epochs=1), SCHEDULES[:1], [0])
+    real, link = tmp_path / "real.sqlite", tmp_path / "link.sqlite"
+    RunStore(real).close()
+    link.symlink_to(real)
+    (tmp_path / "sub").mkdir()
+    relative = os.path.relpath(real, tmp_path / "sub")  # another spelling of the same file
+    with RunStore(link) as via_link, RunStore(real) as store:
+        with exclusive(via_link), pytest.raises(ValueError, match="is in use by another sweep"):
+            run_sweep(store, plan)
+        assert store.runs() == []
+    cwd = os.getcwd()
+    os.chdir(tmp_path / "sub")
+    try:
+        with (
+            RunStore(relative) as other,
+            RunStore(link) as via_link,
+            exclusive(other),
+            pytest.raises(ValueError, match="is in use by another sweep"),
+        ):
+            run_sweep(via_link, plan)
+    finally:
+        os.chdir(cwd)

@@ -14,6 +14,7 @@ import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -69,8 +70,9 @@ def load_dataset(
 
     Args:
         name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"digits"`` or ``"linreg"``.
-        root: data folder searched first (then ``$SCHEDLAB_DATA``, caches, ``../shared/data``);
-            also where missing files are downloaded.
+        root: an existing data folder, searched first (then ``$SCHEDLAB_DATA``, caches,
+            ``../shared/data``); also where missing files are downloaded.  A root that does not
+            exist is an error (a typo must not silently read the data of another folder).
         train_size: number of samples drawn (fixed by ``seed``) from the official training split;
             ``None`` keeps them all. Validation samples are taken out of these.
         val_fraction: fraction of the ``train_size`` samples held out for validation, in [0, 1);
@@ -128,6 +130,12 @@ def _check_args(
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise DataError(
             f"load_dataset: root must be a path (str or os.PathLike) or None, got {root!r}"
+        )
+    if root is not None and not Path(root).expanduser().is_dir():
+        state = "is a file" if Path(root).expanduser().exists() else "does not exist"
+        raise DataError(
+            f"load_dataset: root {str(root)!r} {state}; give an existing folder (create it first "
+            "to download into it), or no root to search the usual places"
         )
     if train_size is not None and (not is_int(train_size) or train_size < 1):
         raise DataError(

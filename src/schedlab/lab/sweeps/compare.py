@@ -8,65 +8,22 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.stats import Ranking, find_baseline, rank
+from schedlab.lab.analysis.stats import METRICS, Ranking, find_baseline, rank
+from schedlab.lab.runs.files import output_folder, write_atomic
 from schedlab.lab.runs.rows import RunRow
 from schedlab.lab.runs.store import RunStore
 from schedlab.lab.runs.tracking import Tracker
 from schedlab.lab.sweeps.backends import SweepBackend
 from schedlab.lab.sweeps.plan import SweepPlan, make_plan
 from schedlab.lab.sweeps.run import ProgressFn, SweepOutcome, run_sweep
+from schedlab.lab.train.config import TrainConfig
 from schedlab.lab.train.setup import TrainSetup
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so a
-    reader (or a crash) never sees a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def check_output_folder(path: str | os.PathLike, what: str = "out") -> Path:
-    """Check, without creating anything, that ``path`` is or can become a writable folder: not a
-    file, and its nearest existing parent a writable folder (:class:`ConfigError` naming
-    ``what`` otherwise).  Call it before training, so a bad path fails at once."""
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"{what}: {str(folder)!r} is a file, not a folder")
-    parent = folder
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"{what}: cannot create {str(folder)!r}: {str(parent)!r} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what}: cannot create {str(folder)!r}: {str(parent)!r} is not writable")
-    return folder
-
-
-def output_folder(path: str | os.PathLike, what: str = "out") -> Path:
-    """``path`` as a folder to write into, created if missing (see :func:`check_output_folder`)."""
-    folder = check_output_folder(path, what)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(
-            f"{what}: cannot create the folder {str(folder)!r} ({err.strerror})"
-        ) from None
-    return folder
 
 
 @dataclass(frozen=True)
@@ -112,6 +69,30 @@ class Comparison:
         )  # fmt: skip
 
 
+def is_classification(setup: TrainSetup) -> bool:
+    """Whether ``setup`` is a classification task (it has accuracies) or a regression one."""
+    if isinstance(setup, TrainConfig):
+        return setup.loss == "cross_entropy"
+    return bool(getattr(setup, "classification", True))
+
+
+def check_metric(setup: TrainSetup, metric: str | None) -> str:
+    """The ranking metric: ``metric``, or by default ``val_acc`` (``val_loss`` for regression);
+    an accuracy asked of a regression task is a :class:`ConfigError` (it has none)."""
+    classification = is_classification(setup)
+    if metric is None:
+        return "val_acc" if classification else "val_loss"
+    if metric not in METRICS:
+        raise ConfigError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+    if metric.endswith("_acc") and not classification:
+        raise ConfigError(
+            f"metric {metric!r} does not exist for a regression task (loss "
+            f"{setup.to_dict().get('loss')!r}: no accuracy); use "
+            f"{metric.replace('_acc', '_loss')!r}"
+        )
+    return metric
+
+
 def run_comparison(
     setup: TrainSetup,
     schedules: Sequence[tuple[str | None, str | dict] | str | dict],
@@ -133,18 +114,19 @@ def run_comparison(
     """Plan the sweep of ``schedules`` x ``seeds`` under ``setup``, run (or resume) it into
     ``store`` and rank it by ``metric`` (default ``val_acc``; ``val_loss`` for regression).
 
-    Everything that can be checked before training is: the schedules, the baseline.  Rerunning
+    Everything that can be checked before training is: the schedules, the baseline, the metric
+    (an accuracy of a regression task is refused), then (in :func:`run_sweep`) the device and
+    the data, all before anything is written to the store.  Rerunning
     the same call skips finished runs and resumes unfinished ones.
     """
     plan = make_plan(setup, schedules, seeds, name)
     find_baseline(baseline, dict(plan.schedules))
+    metric = check_metric(setup, metric)
     with RunStore(store) as run_store:
         outcome = run_sweep(
             run_store, plan, device=device, group_size=group_size, data_root=data_root,
             progress=progress, backend=backend, trackers=trackers, dataset=data,
         )  # fmt: skip
-        ranking = rank(
-            run_store, plan.name, baseline=baseline, metric=metric or "val_acc", target=target
-        )
+        ranking = rank(run_store, plan.name, baseline=baseline, metric=metric, target=target)
     engine = "; ".join(outcome.engines) or None
     return Comparison(Path(store), plan, outcome, ranking, engine)

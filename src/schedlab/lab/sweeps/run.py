@@ -5,6 +5,11 @@ a checkpoint continue from it (runs at the same epoch are grouped into one batch
 unfinished runs without one restart cleanly.  Each epoch of a group is committed in one
 transaction, so killing the process at any moment loses at most the epoch in progress.  One sweep
 at a time writes to a store (a lock file ``<store>.lock`` beside it).
+
+Nothing is written before everything that can be checked is: the sweep's name (not taken by
+another configuration), and, when something is left to train, the device, the data (it loads)
+and its fit (the loss is the task's, a batch fits in the training split).  A rejected sweep
+leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -14,19 +19,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from schedlab.errors import ConfigError, StoreError
-from schedlab.lab.runs.store import RunStore
+from schedlab.lab.runs.store import DONE, RunStore, check_integer
 from schedlab.lab.runs.tracking import Recorder, Tracker
 from schedlab.lab.sweeps.backends import LocalBackend, SweepBackend
 from schedlab.lab.sweeps.groups import pending_groups
 from schedlab.lab.sweeps.plan import SweepPlan
-from schedlab.lab.train.setup import Data, load_data
+from schedlab.lab.train.config import TrainConfig
+from schedlab.lab.train.setup import Data, TrainSetup, load_data
 from schedlab.validate import is_int
-
-if TYPE_CHECKING:
-    pass
 
 #: called with (member-epochs done, member-epochs to do) during :func:`run_sweep`.
 ProgressFn = Callable[[int, int], None]
@@ -47,19 +49,33 @@ class SweepOutcome:
     engines: tuple[str, ...] = ()
 
 
+def lock_path(store: RunStore | str | os.PathLike) -> Path:
+    """The lock file of a store: ``<store>.lock`` beside the store's real file (symbolic links
+    and relative paths resolved, so every path to one store names one lock)."""
+    path = store.path if isinstance(store, RunStore) else Path(store)
+    return Path(f"{path.resolve()}.lock")
+
+
 @contextmanager
 def exclusive(store: RunStore) -> Iterator[None]:
     """Hold an exclusive lock on ``<store>.lock`` while a sweep writes: a second sweep on the same
-    store fails at once with a clear error instead of training the same runs twice.  The operating
-    system drops the lock when the process ends, however it ends (no stale locks after a crash).
-    No-op where ``fcntl`` does not exist (Windows)."""
+    store fails at once with a clear error instead of training the same runs twice.  The lock is
+    the resolved file's (see :func:`lock_path`), so a symbolic link to the store takes the same
+    lock.  The operating system drops the lock when the process ends, however it ends (no stale
+    locks after a crash).  No-op where ``fcntl`` does not exist (Windows)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    path = Path(f"{store.path}.lock")
-    with open(path, "a+") as fh:
+    path = lock_path(store)
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 - closed below, after the lock
+    except OSError as err:
+        raise StoreError(
+            f"store {str(store.path)!r}: cannot create its lock file {str(path)!r} ({err.strerror})"
+        ) from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -77,6 +93,35 @@ def exclusive(store: RunStore) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def check_device(device: str) -> None:
+    """``device`` names a torch device this machine has (``ConfigError`` otherwise)."""
+    from schedlab.lab.train.devices import torch_device
+
+    torch_device(device)
+
+
+def check_fits(setup: TrainSetup, data: Data) -> None:
+    """The built-in setup ``setup`` can train on ``data``: its loss is the task's (``mse`` for
+    regression, ``cross_entropy`` for classification) and a batch fits in the training split.
+    (A :class:`~schedlab.lab.train.task.UserTask` checked this when it was built.)"""
+    if not isinstance(setup, TrainConfig):
+        return
+    task = getattr(data, "task", None)
+    want = "mse" if task == "regression" else "cross_entropy"
+    if task in ("classification", "regression") and setup.loss != want:
+        raise ConfigError(
+            f"loss must be {want!r} for a {task} dataset ({data.name!r}); got loss={setup.loss!r}"
+        )
+    samples = len(getattr(data, "x_train", ()))
+    if setup.batch_size > samples:
+        raise ConfigError(
+            f"batch_size ({setup.batch_size}) is larger than the training split of "
+            f"{getattr(data, 'name', 'the data')!r} ({samples} samples, train_size="
+            f"{setup.train_size or 'all'}, val_fraction={setup.val_fraction}): every epoch would "
+            "be one partial batch"
+        )
 
 
 def run_sweep(
@@ -120,6 +165,19 @@ def _run_sweep(
     dataset: Data,
 ) -> SweepOutcome:
     config = plan.config
+    # everything that can fail is checked before anything is written (no pending runs left
+    # behind by a rejected command): the sweep's name, the device, the data and its fit
+    check_integer("epochs", config.epochs)
+    for seed in plan.seeds:
+        check_integer("seed", seed)
+    store.check_sweep(plan.name, plan.to_dict())
+    stored = store.statuses(config.config_hash(), [(s, seed) for _, s, seed in plan.runs()])
+    if any(status not in DONE for status in stored):
+        if isinstance(backend, LocalBackend):  # a cluster's workers check their own devices
+            check_device(device)
+        if dataset is None:
+            dataset = load_data(config, data_root)
+        check_fits(config, dataset)
     store.ensure_sweep(plan.name, plan.to_dict())
     ids = store.ensure_runs(plan.name, config.to_dict(), config.config_hash(), plan.runs())
     groups = pending_groups(store, ids, config.epochs)

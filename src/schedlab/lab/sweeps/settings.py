@@ -35,6 +35,12 @@ SWEEP_KEYS: tuple[str, ...] = (
     "group_size", "data_root",
 )  # fmt: skip
 KEYS: tuple[str, ...] = TRAIN_KEYS + SWEEP_KEYS
+#: the default number of training samples drawn (``train_size``)...
+DEFAULT_TRAIN_SIZE = 10_000
+#: ...except for these datasets, smaller than that: all of their training split
+SMALL_DATASETS: tuple[str, ...] = ("digits", "linreg")
+#: at most this many seeds per sweep (a count beyond it is almost always a typo for one seed)
+MAX_SEEDS = 1_000
 
 
 @dataclass(frozen=True)
@@ -95,17 +101,25 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ConfigError(f"seeds: the number of seeds must be >= 1; got {value!r}")
+        if value > MAX_SEEDS:
+            raise ConfigError(
+                f"seeds: a count is at most {MAX_SEEDS} (seeds 0..{MAX_SEEDS - 1}); got {value} "
+                f"-- for the one seed {value}, give a list: '{value},'"
+            )
         return tuple(range(value))
     if (
         isinstance(value, Sequence)
         and value
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in value)
     ):
         if len(set(value)) != len(value):
             raise ConfigError(f"seeds must be distinct; got {list(value)!r}")
+        if len(value) > MAX_SEEDS:
+            raise ConfigError(f"seeds: at most {MAX_SEEDS} seeds; got a list of {len(value)}")
         return tuple(int(s) for s in value)
     raise ConfigError(
-        f"seeds must be a count >= 1 or a list of distinct integers >= 0; got {value!r}"
+        f"seeds must be a count >= 1 or a list of distinct integers in [0, 2**63); "
+        f"got {value!r:.200}"
     )
 
 
@@ -118,6 +132,13 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config: no such file {str(p)!r}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config: {str(p)!r} is not UTF-8 text (byte {err.start}: {err.reason}); save it as "
+            "UTF-8"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"config: cannot read {str(p)!r} ({err.strerror})") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"config: {str(p)!r} is not valid YAML: {err}") from None
     if data is None:
@@ -129,13 +150,19 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return dict(data)
 
 
-def _train_size(text: str) -> int | None:
+def parse_train_size(text: str) -> int | None:
     """``"all"`` -> ``None`` (the whole official training split); ``"5000"`` -> 5000."""
     if text.strip().lower() == "all":
         return None
     if text.strip().isdigit():
         return int(text)
     raise ConfigError(f"config: train_size must be a positive integer or 'all'; got {text!r}")
+
+
+def default_train_size(dataset: str) -> int | None:
+    """The ``train_size`` used when none is given: :data:`DEFAULT_TRAIN_SIZE` samples, or the
+    whole training split of the datasets smaller than that (``digits``, ``linreg``)."""
+    return None if dataset in SMALL_DATASETS else DEFAULT_TRAIN_SIZE
 
 
 def _known(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,7 +183,8 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
     if "schedules" not in merged:
         raise ConfigError("config: no schedules; give --schedule SPEC (repeatable) or 'schedules:'")
     if isinstance(merged.get("train_size"), str):
-        merged["train_size"] = _train_size(merged["train_size"])
+        merged["train_size"] = parse_train_size(merged["train_size"])
+    merged.setdefault("train_size", default_train_size(merged.get("dataset", "mnist")))
     if merged.get("dataset") == "linreg":  # the regression task: its model and loss by default
         merged.setdefault("model", "linear")
         merged.setdefault("loss", "mse")
