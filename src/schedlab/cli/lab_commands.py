@@ -1,7 +1,10 @@
 """``schedlab compare``, ``schedlab runs`` and ``schedlab export``: the lab on the command line.
 
 ``compare`` runs (or resumes) a sweep of schedules x seeds into a run store, prints the ranking and
-writes the report.  Bad flags or config keys exit with status 2 and a one-line error, no traceback.
+writes the report; on a built-in model and dataset, or on the user's own model and data
+(``--model file.py:factory --data file.py:loader``).  Bad flags or config keys exit with status 2
+and a one-line error, no traceback, before anything is trained or stored.  ``runs`` lists stored
+runs and deletes them (``--delete --yes``).
 """
 
 from __future__ import annotations
@@ -33,11 +36,48 @@ def compare(
     dataset: Annotated[
         str | None, typer.Option(help="mnist, fashion-mnist, cifar10, digits, linreg.")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="mlp, mlp2, cnn, vit, linear.")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="sgd or adam.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="mlp, mlp2, cnn, vit, linear, or your model's factory: pkg.module:factory or "
+            "path/to/file.py:factory."
+        ),
+    ] = None,
+    model_kwargs: Annotated[
+        str | None, typer.Option(help="Your factory's arguments, YAML: '{width: 64}'.")
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Your data: pkg.module:loader or file.py:loader returning (train, val)."),
+    ] = None,
+    data_kwargs: Annotated[
+        str | None, typer.Option(help="Your loader's arguments, YAML: '{n: 512}'.")
+    ] = None,
+    optimizer: Annotated[
+        str | None, typer.Option(help="sgd, adam, or a class for your model: torch.optim.AdamW.")
+    ] = None,
+    optimizer_kwargs: Annotated[
+        str | None, typer.Option(help="Your optimizer's arguments, YAML: '{weight_decay: 0.05}'.")
+    ] = None,
     momentum: Annotated[float | None, typer.Option(help="SGD momentum.")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay.")] = None,
-    loss: Annotated[str | None, typer.Option(help="cross_entropy or mse.")] = None,
+    loss: Annotated[
+        str | None,
+        typer.Option(help="cross_entropy, mse, or for your model an import path (function/class)."),
+    ] = None,
+    loss_kwargs: Annotated[
+        str | None, typer.Option(help="A loss class's arguments, YAML: '{label_smoothing: 0.1}'.")
+    ] = None,
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option(help="Your model's metric NAME=IMPORT, e.g. f1=mymetrics:f1 (repeatable)."),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="Your model: auto, stacked or per-run.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Your model, per-run engine: worker processes.")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per run.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Samples per optimizer step.")] = None,
     train_size: Annotated[
@@ -96,6 +136,7 @@ def compare(
     flags = dict(locals())  # the parameters; those named like settings keys become overrides
     overrides = {k: v for k, v in flags.items() if k in KEYS}
     overrides["schedules"] = schedule or None
+    overrides["metrics"] = metrics or None
     console = stdout_console()
     with errors():
         from schedlab.cli.lab_tables import ranking_table

@@ -149,3 +149,42 @@ def test_quick_example_is_the_readme_job() -> None:
         s.config.train_size * (1 - s.config.val_fraction) // s.config.batch_size
     )
     assert steps == 1000  # the horizon the schedules are written for (unit: step)
+
+
+def test_train_size_default_fits_each_dataset() -> None:
+    def size(**values):
+        return build_settings({"schedules": ["constant(0.1)"], **values}, {}).config.train_size
+
+    assert size() == 10_000 and size(dataset="fashion-mnist") == 10_000
+    assert size(dataset="digits") is None and size(dataset="linreg") is None  # all of them
+    assert size(dataset="digits", train_size=300) == 300
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"engine": "stacked"}, "engine applies to the user's own model"),
+        ({"metrics": {"f1": "m:f1"}, "workers": 2}, "metrics, workers apply to the user's own"),
+        ({"data": "m:load"}, "data \\(the user's loader\\) needs the user's model too"),
+        ({"optimizer": "torch.optim.AdamW"}, "needs the user's own model"),
+        ({"loss": "torch.nn.functional.mse_loss"}, "needs the user's own model"),
+        ({"model": "resnet"}, "model must be one of mlp, mlp2, cnn, vit, linear; got 'resnet'"),
+        ({"seeds": [2**63]}, "seeds must be below 2\\*\\*63"),
+        ({"seeds": 1001}, "a count is at most 1000"),
+        ({"model": "m:f", "data": "m:d", "data_root": "x"}, "data_root applies to the built-in"),
+        ({"model": "m:f", "data": "m:d", "model_kwargs": "{width:64}"}, "a space after each"),
+        ({"model": "m:f", "data": "m:d", "model_kwargs": "[1]"}, "model_kwargs must be a map"),
+        ({"model": "m:f", "data": "m:d", "metrics": ["f1"]}, "metrics items must be NAME=IMPO"),
+        ({"model": "m:f"}, "is the user's model: give data:"),
+    ],
+)
+def test_keys_that_do_not_apply_are_errors(values, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        build_settings({"schedules": ["constant(0.1)"], **values}, {})
+
+
+def test_non_utf8_config_names_the_file(tmp_path) -> None:
+    path = tmp_path / "cfg.yaml"
+    path.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(ValueError, match=f"config: '{path}' is not UTF-8 text \\(byte 9"):
+        read_config_file(path)

@@ -8,33 +8,59 @@ Keys (file and flags alike; flags use dashes, ``--batch-size``):
   string ``"label=SPEC"``, a spec mapping with ``kind``, or a one-key mapping ``{label: SPEC}``;
   or a mapping ``{label: SPEC, ...}``;
 * ``train_size``: also ``all`` (or ``null`` in a file) for the whole official training split;
-* ``seeds``: a count ``n`` (seeds ``0 .. n-1``) or a list of seeds;
+  by default 10,000 samples, or all of them for the small datasets (``digits``, ``linreg``);
+* ``seeds``: a count ``n`` (seeds ``0 .. n-1``, at most :data:`MAX_SEEDS`) or a list of seeds;
 * ``baseline`` (label or spec), ``metric``, ``target``, ``device``, ``store``, ``out``, ``name``
   (sweep name), ``group_size`` (runs trained together in one batched trainer), ``data_root``.
 
 With ``dataset: linreg`` the model defaults to ``linear`` and the loss to ``mse``.
+
+**The user's own model** (a :class:`~schedlab.lab.train.task.UserTask`): ``model`` is an import
+string (``"pkg.module:factory"`` or ``"path/to/file.py:factory"``, see
+:mod:`schedlab.lab.sweeps.imports`) called with ``model_kwargs``; ``data`` names a loader called
+with ``data_kwargs`` that returns ``(train, val)``; ``optimizer`` is ``sgd``/``adam``
+(``torch.optim.SGD``/``Adam``) or an import path of a class such as ``torch.optim.AdamW``, built
+with ``optimizer_kwargs`` (and ``momentum``/``weight_decay`` when given); ``loss`` is
+``cross_entropy``/``mse`` or an import path of a function ``(output, target) -> scalar`` or of a
+loss class (built with ``loss_kwargs``); ``metrics`` maps names to import paths of functions
+``(output, target) -> number``; ``engine`` (``auto``, ``stacked``, ``per-run``) and ``workers``
+choose how the runs train.  The keys of the built-in datasets (``dataset, train_size,
+val_fraction, data_seed, data_root``) do not apply there, nor these to the built-in models: each
+is an error naming the key, not a silent no-op.  Everything is resolved and probed
+(:meth:`UserTask.build`) here, before any store is opened.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schedlab.errors import ConfigError
+from schedlab.errors import ConfigError, DataError
 from schedlab.lab.analysis.stats import METRICS
 from schedlab.lab.runs.store import DEFAULT_STORE
+from schedlab.lab.sweeps.imports import Bound, is_import_string, resolve_callable, resolve_class
 from schedlab.lab.sweeps.plan import split_label
-from schedlab.lab.train.config import TrainConfig
+from schedlab.lab.train.config import MODELS, TrainConfig
+from schedlab.lab.train.setup import TrainSetup
 
 TRAIN_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 SWEEP_KEYS: tuple[str, ...] = (
     "schedules", "seeds", "baseline", "metric", "target", "device", "store", "out", "name",
     "group_size", "data_root",
 )  # fmt: skip
-KEYS: tuple[str, ...] = TRAIN_KEYS + SWEEP_KEYS
+#: keys of the user's own model (``model: "pkg.module:factory"``)
+USER_KEYS: tuple[str, ...] = (
+    "data", "model_kwargs", "data_kwargs", "optimizer_kwargs", "loss_kwargs", "metrics", "engine",
+    "workers",
+)  # fmt: skip
+KEYS: tuple[str, ...] = TRAIN_KEYS + SWEEP_KEYS + USER_KEYS
+#: keys of the built-in datasets, which do not apply to the user's data
+DATASET_KEYS: tuple[str, ...] = ("dataset", "train_size", "val_fraction", "data_seed", "data_root")
 #: the default number of training samples drawn (``train_size``)...
 DEFAULT_TRAIN_SIZE = 10_000
 #: ...except for these datasets, smaller than that: all of their training split
@@ -45,9 +71,10 @@ MAX_SEEDS = 1_000
 
 @dataclass(frozen=True)
 class CompareSettings:
-    """Everything ``schedlab compare`` needs, validated."""
+    """Everything ``schedlab compare`` needs, validated: ``config`` is a :class:`TrainConfig`
+    (built-in model) or a :class:`~schedlab.lab.train.task.UserTask` (the user's own)."""
 
-    config: TrainConfig
+    config: TrainSetup
     schedules: tuple[tuple[str | None, str | dict], ...]
     seeds: tuple[int, ...] = (0, 1, 2)
     baseline: str | None = None
@@ -110,16 +137,19 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
     if (
         isinstance(value, Sequence)
         and value
-        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in value)
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
     ):
+        if max(value) >= 2**63:
+            raise ConfigError(
+                f"seeds must be below 2**63 (what the run store holds); got {max(value)}"
+            )
         if len(set(value)) != len(value):
             raise ConfigError(f"seeds must be distinct; got {list(value)!r}")
         if len(value) > MAX_SEEDS:
             raise ConfigError(f"seeds: at most {MAX_SEEDS} seeds; got a list of {len(value)}")
         return tuple(int(s) for s in value)
     raise ConfigError(
-        f"seeds must be a count >= 1 or a list of distinct integers in [0, 2**63); "
-        f"got {value!r:.200}"
+        f"seeds must be a count >= 1 or a list of distinct integers >= 0; got {value!r:.200}"
     )
 
 
@@ -182,13 +212,6 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
     merged.update({k: v for k, v in _known(overrides).items() if v is not None})
     if "schedules" not in merged:
         raise ConfigError("config: no schedules; give --schedule SPEC (repeatable) or 'schedules:'")
-    if isinstance(merged.get("train_size"), str):
-        merged["train_size"] = parse_train_size(merged["train_size"])
-    merged.setdefault("train_size", default_train_size(merged.get("dataset", "mnist")))
-    if merged.get("dataset") == "linreg":  # the regression task: its model and loss by default
-        merged.setdefault("model", "linear")
-        merged.setdefault("loss", "mse")
-    train = TrainConfig.from_dict({k: merged[k] for k in TRAIN_KEYS if k in merged})
     extra: dict[str, Any] = {"schedules": parse_schedules(merged["schedules"])}
     if "seeds" in merged:
         extra["seeds"] = parse_seeds(merged["seeds"])
@@ -207,7 +230,227 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
             raise ConfigError(f"config: {key} must be a string; got {value!r}")
         if value is not None:
             extra[key] = str(value)
+    setup = user_task(merged) if is_user_model(merged) else builtin_config(merged)
     return CompareSettings(
-        config=train, metric=metric, target=None if target is None else float(target),
+        config=setup, metric=metric, target=None if target is None else float(target),
         group_size=group, **extra,
     )  # fmt: skip
+
+
+def is_user_model(values: Mapping[str, Any]) -> bool:
+    """Whether the settings name the user's own model (``model`` an import string) rather than
+    a built-in one; ``data`` without such a model, or a model that is neither, is an error."""
+    model = values.get("model")
+    user = isinstance(model, str) and model not in MODELS and is_import_string(model)
+    if not user and model is not None and model not in MODELS:
+        raise ConfigError(
+            f"config: model must be one of {', '.join(MODELS)}; got {model!r} (or the user's "
+            "model as an import string: 'pkg.module:factory' or 'path/to/file.py:factory')"
+        )
+    if not user and "data" in values:
+        raise ConfigError(
+            "config: data (the user's loader) needs the user's model too: model: "
+            "'pkg.module:factory' or 'path/to/file.py:factory' (the built-in models train on "
+            "a built-in dataset: dataset: mnist)"
+        )
+    return user
+
+
+def builtin_config(values: Mapping[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` of a built-in model and dataset."""
+    merged = dict(values)
+    _not_here(merged, USER_KEYS, "to the user's own model (model: 'pkg.module:factory') only")
+    for key, allowed in (("optimizer", "sgd or adam"), ("loss", "cross_entropy or mse")):
+        if is_import_string(merged.get(key)):
+            raise ConfigError(
+                f"config: {key} {merged[key]!r} (an import path) needs the user's own model "
+                f"(model: 'pkg.module:factory'); the built-in models train with {allowed}"
+            )
+    if isinstance(merged.get("train_size"), str):
+        merged["train_size"] = parse_train_size(merged["train_size"])
+    merged.setdefault("train_size", default_train_size(merged.get("dataset", "mnist")))
+    if merged.get("dataset") == "linreg":  # the regression task: its model and loss by default
+        merged.setdefault("model", "linear")
+        merged.setdefault("loss", "mse")
+    return TrainConfig.from_dict({k: merged[k] for k in TRAIN_KEYS if k in merged})
+
+
+def user_task(values: Mapping[str, Any]) -> TrainSetup:
+    """The :class:`~schedlab.lab.train.task.UserTask` the keys name: the factory, loader, loss,
+    metrics and optimizer resolved from their import strings, the data loaded, all of it probed
+    (:meth:`UserTask.build`).  Every error names its key."""
+    import dataclasses
+
+    from schedlab.lab.train.task import LOSSES, UserTask
+
+    model = values["model"]
+    _not_here(values, DATASET_KEYS, f"to the built-in datasets, not to the user's data "
+              f"(model {model!r} trains on data: 'pkg.module:loader')")  # fmt: skip
+    if "data" not in values:
+        raise ConfigError(
+            f"config: model {model!r} is the user's model: give data: 'pkg.module:loader' (or "
+            "'path/to/file.py:loader') returning (train, val)"
+        )
+    # the shapes of the keys first (cheap), then the imports, the data loader last (it may be slow)
+    model_kwargs, data_kwargs = _mapping(values, "model_kwargs"), _mapping(values, "data_kwargs")
+    loss, loss_kwargs = values.get("loss", "cross_entropy"), _mapping(values, "loss_kwargs")
+    metric_names = _metrics(values.get("metrics"))
+    factory = resolve_callable(model, "model")
+    build = functools.partial(factory, **model_kwargs) if model_kwargs else factory
+    if isinstance(loss, str) and loss in LOSSES:
+        if loss_kwargs:
+            raise ConfigError(
+                f"config: loss_kwargs applies to a loss given by import path; {loss!r} takes none"
+            )
+    else:
+        loss = _bound(resolve_callable(loss, "loss"), loss_kwargs, "loss")
+    metrics = {
+        name: _bound(resolve_callable(text, f"metrics.{name}"), {}, f"metrics.{name}")
+        for name, text in metric_names.items()
+    }
+    optimizer = _optimizer(values)
+    train, val = _load_data(values["data"], data_kwargs)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    try:
+        task = UserTask.build(
+            build, train, val, loss=loss, optimizer=optimizer, metrics=metrics,
+            epochs=values.get("epochs", defaults["epochs"]),
+            batch_size=values.get("batch_size", defaults["batch_size"]),
+            unit=values.get("unit", defaults["unit"]), engine=values.get("engine", "auto"),
+            workers=values.get("workers"), data_name=_short(values["data"]),
+        )  # fmt: skip
+    except (ConfigError, DataError) as err:
+        text = str(err)
+        if text.startswith(("train", "val")):  # the loader's splits: the key is data
+            raise type(err)(
+                f"data: {values['data']!r} returned data that does not fit: {text}"
+            ) from None
+        raise
+    if model_kwargs:  # arguments that shape no parameter (dropout, ...) still make other runs
+        task = dataclasses.replace(
+            task, model_name=f"{task.model_name}({_kwargs_text(model_kwargs)})"
+        )
+    return task
+
+
+def _not_here(values: Mapping[str, Any], keys: Sequence[str], why: str) -> None:
+    given = [k for k in keys if k in values]
+    if given:
+        verb, it = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        raise ConfigError(f"config: {', '.join(given)} {verb} {why}; remove {it}")
+
+
+def _mapping(values: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A ``*_kwargs`` key: a mapping (in YAML) or its YAML/JSON text (``--model-kwargs
+    '{width: 64}'``); absent: ``{}``."""
+    value = values.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config: {key} is not a YAML mapping: {err}") from None
+        value = {} if value is None else value
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(
+            f"config: {key} must be a mapping of argument names to values, like "
+            f"{{width: 64}}; got {value!r:.200}"
+        )
+    glued = [k for k, v in value.items() if v is None and ":" in k]
+    if glued:  # YAML reads {width:64} as the key 'width:64'
+        raise ConfigError(
+            f"config: {key}: write a space after each colon ({{width: 64}}); got the key "
+            f"{glued[0]!r} with no value"
+        )
+    return dict(value)
+
+
+def _metrics(value: Any) -> dict[str, str]:
+    """``metrics``: a mapping ``{name: import string}`` or ``NAME=IMPORT`` strings (flags)."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        pairs = {}
+        for item in value:
+            name, eq, text = str(item).partition("=")
+            if not eq or not name.strip() or not text.strip():
+                raise ConfigError(
+                    f"config: metrics items must be NAME=IMPORT (e.g. f1=mymetrics:f1); got {item!r}"
+                )
+            pairs[name.strip()] = text.strip()
+        value = pairs
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"config: metrics must map names to import strings; got {value!r:.200}")
+    for name, text in value.items():
+        if not (isinstance(name, str) and name.isidentifier() and isinstance(text, str)):
+            raise ConfigError(
+                "config: metrics must map names (identifiers) to import strings like "
+                f"'mymetrics:f1'; got {name!r}: {text!r}"
+            )
+    return dict(value)
+
+
+def _optimizer(values: Mapping[str, Any]) -> tuple[type, dict[str, Any]]:
+    """``(class, kwargs)``: ``sgd``/``adam`` are torch's SGD/Adam; anything else is an import
+    path of an optimizer class; ``momentum``/``weight_decay`` join ``optimizer_kwargs``."""
+    import torch
+
+    name = values.get("optimizer", "sgd")
+    kwargs = _mapping(values, "optimizer_kwargs")
+    for key in ("momentum", "weight_decay"):
+        if key in values:
+            if key in kwargs:
+                raise ConfigError(
+                    f"config: {key} is given twice (as a key and in optimizer_kwargs)"
+                )
+            kwargs[key] = values[key]
+    builtin = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+    if name == "adam" and kwargs.get("momentum", 0) != 0:
+        raise ConfigError("config: momentum applies to optimizer 'sgd' only (adam uses betas)")
+    if isinstance(name, str) and name in builtin:
+        return builtin[name], kwargs
+    if not is_import_string(name):
+        raise ConfigError(
+            f"config: optimizer must be sgd, adam or an import path of an optimizer class such "
+            f"as torch.optim.AdamW; got {name!r}"
+        )
+    return resolve_class(name, "optimizer"), kwargs
+
+
+def _load_data(text: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """Call the loader ``data`` names with ``data_kwargs``: it must return ``(train, val)``."""
+    loader = resolve_callable(text, "data")
+    try:
+        got = loader(**kwargs)
+    except Exception as err:
+        raise ConfigError(f"data: the loader {text!r} raised {type(err).__name__}: {err}") from None
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        shape = f"a {type(got).__name__}" + (
+            f" of {len(got)}" if isinstance(got, (tuple, list)) else ""
+        )
+        raise ConfigError(
+            f"data: the loader {text!r} must return (train, val); it returned {shape}"
+        )
+    return got[0], got[1]
+
+
+def _bound(fn: Any, kwargs: dict[str, Any], what: str) -> Any:
+    """A resolved loss or metric as the task calls it: a class is built (with ``kwargs``), a
+    function called with them (see :class:`~schedlab.lab.sweeps.imports.Bound`)."""
+    if not kwargs and not isinstance(fn, type):
+        return fn
+    return Bound(fn, kwargs, what)
+
+
+def _kwargs_text(kwargs: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(kwargs.items()))
+
+
+def _short(text: str) -> str:
+    """The name of the object an import string names (``pkg.data:load`` -> ``load``)."""
+    return re.split(r"[:.]", text.strip())[-1] or text
