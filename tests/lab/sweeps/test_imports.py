@@ -100,3 +100,15 @@ def test_bound_names_target_and_arguments() -> None:
     assert repr(pickle.loads(pickle.dumps(loss))) == repr(loss)
     with pytest.raises(ConfigError, match=r"loss: CrossEntropyLoss\(smoothing=1\) raised TypeErr"):
         Bound(torch.nn.CrossEntropyLoss, {"smoothing": 1}, "loss")
+
+
+def test_shipping_to_a_cluster_keeps_a_file_module_by_value(tmp_path) -> None:
+    """The Ray backend's shipping registers and unregisters user modules around each pickle; a
+    module loaded from a file stays registered (the per-run engine's workers need it too)."""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    from schedlab.lab.sweeps.backends.shipping import ship
+
+    (tmp_path / "kept.py").write_text("def f():\n    return 1\n")
+    fn = resolve(f"{tmp_path}/kept.py:f", "model")
+    ship([fn])
+    assert fn.__module__ in cloudpickle.list_registry_pickle_by_value()

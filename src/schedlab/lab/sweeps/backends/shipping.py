@@ -74,6 +74,8 @@ def user_modules(obj: Any, depth: int = 3) -> list[ModuleType]:
 def _by_value(modules: list[ModuleType]) -> Iterator[None]:
     import cloudpickle
 
+    registered = set(cloudpickle.list_registry_pickle_by_value())
+    modules = [m for m in modules if m.__name__ not in registered]  # others registered them
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
