@@ -96,6 +96,7 @@ def test_output_paths_fail_before_any_work(tmp_path, store) -> None:
     cases = [
         (["compare", *TINY, "--store", "new.sqlite", "--out", "afile"], "--out: 'afile' is a file"),
         (["compare", *TINY, "--store", "new.sqlite", "--out", "afile/sub"], "'afile' is a file"),
+        (["compare", *TINY, "--store", "afile/r.sqlite"], "store: 'afile' is a file, not a fold"),
         (["export", "--store", s, "--out", "folder.png"], "--out: 'folder.png' is a folder"),
         (["export", "--store", s, "--out", "afile/x.csv"], "'afile' is a file"),
         (["report", "--store", s, "--sweep", "s", "--out", "afile"], "'afile' is a file"),

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError, StoreError
+from schedlab.lab.runs.files import check_output_folder
 from schedlab.lab.runs.rows import EPOCH_FIELDS, EpochRow, RunRow, SweepRow
 from schedlab.validate import is_int
 
@@ -182,6 +183,8 @@ class RunStore:
         if self.path.is_dir():
             raise StoreError(f"store: path must be a file, got the directory {str(self.path)!r}")
         where = str(self.path)
+        if not self.path.parent.is_dir():  # a new folder: say why it cannot be made, if it cannot
+            check_output_folder(self.path.parent, "store")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             raw = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
