@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,10 @@ from schedlab.cli.output import console as stdout_console
 from schedlab.cli.output import errors
 from schedlab.errors import ConfigError
 from schedlab.lab.runs.store import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from schedlab.lab.runs.rows import RunRow
+    from schedlab.lab.runs.store import RunStore
 
 _STORE_HELP = "SQLite run store file (created if missing)."
 
@@ -237,7 +241,7 @@ def runs(
                 _delete(run_store, rows, yes)
 
 
-def _delete(run_store, rows, yes: bool) -> None:
+def _delete(run_store: RunStore, rows: list[RunRow], yes: bool) -> None:
     """``runs --delete``: the listed runs, after ``--yes``, with the store's sweep lock held."""
     from schedlab.lab.sweeps.run import exclusive
 

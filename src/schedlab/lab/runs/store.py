@@ -619,6 +619,14 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is None:
-            self._db.execute("COMMIT")
-        elif self._db.raw.in_transaction:  # a failed COMMIT or statement may have ended it
+            try:
+                self._db.execute("COMMIT")
+                return
+            except BaseException:  # a full disk, say: do not leave the transaction open
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self._db.raw.in_transaction:  # a failed statement may have ended it already
             self._db.raw.execute("ROLLBACK")
