@@ -109,9 +109,10 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path) -> None:
 def test_built_in_models_by_name(tmp_path) -> None:
     result = compare(
         "linear", "digits", schedules=["constant(0.05)"], seeds=1, epochs=1, batch_size=64,
-        store=tmp_path / "s.sqlite", progress=False, train_size=400,
+        store=tmp_path / "s.sqlite", progress=False,
     )  # fmt: skip
     assert result.runs[0].dataset == "digits" and result.runs[0].status == "finished"
+    assert result.runs[0].config["train_size"] is None  # the whole split: digits is small
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -81,6 +81,13 @@ def compare(
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Your model, per-run engine: worker processes.")
+    ] = None,
+    script: Annotated[
+        str | None,
+        typer.Option(
+            help="Your own training function, file.py:train or pkg.module:train, called with a "
+            "trial per schedule x seed (schedlab.lab.run_trials)."
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per run.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Samples per optimizer step.")] = None,
@@ -155,20 +162,25 @@ def compare(
         out_dir = check_output_folder(settings.out, "--out")  # before training, not after
         if tb_logdir is not None:
             check_output_folder(tb_logdir, "--tb-logdir")
-        runner = make_backend(backend, address=address, workers=ray_workers)
+        runner = (
+            None if settings.script else make_backend(backend, address=address, workers=ray_workers)
+        )
         trackers = make_trackers(
             track, tracking_uri=tracking_uri, experiment=experiment,
             logdir=tb_logdir or out_dir / "tensorboard",
         )  # fmt: skip
         try:
-            with progress(settings.name or "sweep") as update:
-                result = run_comparison(
-                    settings.config, settings.schedules, settings.seeds, store=settings.store,
-                    name=settings.name, baseline=settings.baseline, metric=settings.metric,
-                    target=settings.target, device=settings.device,
-                    group_size=settings.group_size, data_root=settings.data_root,
-                    backend=runner, trackers=trackers, progress=update,
-                )  # fmt: skip
+            if settings.script is not None:
+                result = _run_script(settings, backend, address, trackers)
+            else:
+                with progress(settings.name or "sweep") as update:
+                    result = run_comparison(
+                        settings.config, settings.schedules, settings.seeds,
+                        store=settings.store, name=settings.name, baseline=settings.baseline,
+                        metric=settings.metric, target=settings.target, device=settings.device,
+                        group_size=settings.group_size, data_root=settings.data_root,
+                        backend=runner, trackers=trackers, progress=update,
+                    )  # fmt: skip
         except KeyboardInterrupt:
             console.print("interrupted: rerun the same command to resume")
             raise typer.Exit(130) from None
@@ -187,6 +199,18 @@ def compare(
             console.print(f"report: {report_path}")
         for line in finish_trackers(trackers, result.name, [ranking_path, report_path]):
             console.print(line)
+
+
+def _run_script(settings: Any, backend: str, address: str | None, trackers: Any) -> Any:
+    """``--script file.py:train``: the user's own training function under every schedule x seed."""
+    from schedlab.lab.sweeps.trials import run_trials
+
+    return run_trials(
+        settings.script, schedules=settings.schedules, seeds=settings.seeds,
+        epochs=settings.epochs, store=settings.store, name=settings.name, unit=settings.unit,
+        workers=settings.workers, backend=backend, address=address, baseline=settings.baseline,
+        metric=settings.metric, trackers=trackers,
+    )  # fmt: skip
 
 
 @app.command()

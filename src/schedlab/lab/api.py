@@ -23,7 +23,7 @@ from schedlab.lab.runs.store import DEFAULT_STORE
 from schedlab.lab.runs.tracking import Tracker
 from schedlab.lab.sweeps.backends import SweepBackend, make_backend
 from schedlab.lab.sweeps.compare import Comparison, run_comparison
-from schedlab.lab.sweeps.settings import parse_schedules, parse_seeds
+from schedlab.lab.sweeps.settings import default_train_size, parse_schedules, parse_seeds
 from schedlab.lab.train.config import MODELS, TrainConfig
 
 __all__ = ["compare"]
@@ -146,6 +146,9 @@ def _setup(
                 f"built-in model {model!r}: give train as a dataset name (e.g. 'mnist') and no "
                 "val (the split comes from val_fraction)"
             )
+        builtin = {"train_size": default_train_size(train), **builtin}
+        if train == "linreg" and loss == "cross_entropy":  # the regression task's own loss
+            loss = "mse"
         return TrainConfig(
             dataset=train, model=model, optimizer=optimizer or "sgd",
             loss=loss, epochs=epochs, batch_size=batch_size, unit=unit, **builtin,

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,13 +45,13 @@ from schedlab.lab.analysis.stats import METRICS
 from schedlab.lab.runs.store import DEFAULT_STORE
 from schedlab.lab.sweeps.imports import Bound, is_import_string, resolve_callable, resolve_class
 from schedlab.lab.sweeps.plan import split_label
-from schedlab.lab.train.config import MODELS, TrainConfig
+from schedlab.lab.train.config import MODELS, UNITS, TrainConfig
 from schedlab.lab.train.setup import TrainSetup
 
 TRAIN_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 SWEEP_KEYS: tuple[str, ...] = (
     "schedules", "seeds", "baseline", "metric", "target", "device", "store", "out", "name",
-    "group_size", "data_root",
+    "group_size", "data_root", "script",
 )  # fmt: skip
 #: keys of the user's own model (``model: "pkg.module:factory"``)
 USER_KEYS: tuple[str, ...] = (
@@ -74,7 +74,7 @@ class CompareSettings:
     """Everything ``schedlab compare`` needs, validated: ``config`` is a :class:`TrainConfig`
     (built-in model) or a :class:`~schedlab.lab.train.task.UserTask` (the user's own)."""
 
-    config: TrainSetup
+    config: TrainSetup | None
     schedules: tuple[tuple[str | None, str | dict], ...]
     seeds: tuple[int, ...] = (0, 1, 2)
     baseline: str | None = None
@@ -86,9 +86,24 @@ class CompareSettings:
     name: str | None = None
     group_size: int = 16
     data_root: str | None = None
+    #: the user's training function (``script: file.py:train``) for :func:`run_trials`; then
+    #: ``config`` is ``None`` and ``epochs``, ``unit`` and ``workers`` say how to call it
+    script: Callable[..., Any] | None = None
+    epochs: int = 10
+    unit: str = "epoch"
+    workers: int = 1
+
+
+#: the keys a training function (``script``) takes; the others describe a model the lab trains
+SCRIPT_KEYS: tuple[str, ...] = (
+    "schedules", "seeds", "baseline", "metric", "store", "out", "name", "script", "epochs",
+    "unit", "workers",
+)  # fmt: skip
 
 
 def parse_schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
+    """``(label, spec)`` pairs from a list of ``"SPEC"``, ``"label=SPEC"``, spec mappings,
+    ``{label: SPEC}`` or ``(label, SPEC)`` items, or a ``{label: SPEC}`` mapping."""
     items: list[tuple[str | None, str | dict]] = []
     if isinstance(value, Mapping) and "kind" not in value:
         value = [{k: v} for k, v in value.items()]
@@ -101,6 +116,8 @@ def parse_schedules(value: Any) -> tuple[tuple[str | None, str | dict], ...]:
     for item in value:
         if isinstance(item, str):
             items.append(split_label(item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], (str, Mapping)):
+            items.append((None if item[0] is None else str(item[0]), item[1]))  # (label, spec)
         elif isinstance(item, Mapping) and "kind" in item:
             items.append((None, dict(item)))
         elif isinstance(item, Mapping) and len(item) == 1:
@@ -230,10 +247,36 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
             raise ConfigError(f"config: {key} must be a string; got {value!r}")
         if value is not None:
             extra[key] = str(value)
+    if "script" in merged:
+        return _script_settings(merged, extra, metric)
     setup = user_task(merged) if is_user_model(merged) else builtin_config(merged)
     return CompareSettings(
         config=setup, metric=metric, target=None if target is None else float(target),
         group_size=group, **extra,
+    )  # fmt: skip
+
+
+def _script_settings(
+    merged: Mapping[str, Any], extra: dict[str, Any], metric: str | None
+) -> CompareSettings:
+    """Settings of ``script: file.py:train`` (:func:`~schedlab.lab.sweeps.trials.run_trials`)."""
+    other = sorted(k for k in merged if k not in SCRIPT_KEYS)
+    if other:
+        raise ConfigError(
+            f"config: {', '.join(other)} do not apply with script (your function trains; it "
+            f"takes {', '.join(k for k in SCRIPT_KEYS if k != 'script')})"
+        )
+    fn = resolve_callable(merged["script"], "script")
+    epochs, workers = merged.get("epochs", 10), merged.get("workers", 1)
+    for key, value in (("epochs", epochs), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"config: {key} must be an integer >= 1; got {value!r}")
+    unit = merged.get("unit", "epoch")
+    if unit not in UNITS:
+        raise ConfigError(f"config: unit must be one of {', '.join(UNITS)}; got {unit!r}")
+    return CompareSettings(
+        config=None, metric=metric, script=fn, epochs=epochs, unit=unit, workers=workers,
+        **extra,
     )  # fmt: skip
 
 
