@@ -217,6 +217,7 @@ KINDS: dict[str, st.SearchStrategy[Schedule]] = {
     "sequence": sequence_params(),
     "scale": st.builds(schedlab.scale, leaves, st.one_of(lrs, leaves)),
     "hf": hf_params(),
+    "schedule_free": st.builds(schedlab.schedule_free, leaves, st.floats(0, 3), st.floats(0, 3)),
 }
 schedules = st.one_of(*KINDS.values())
 
@@ -277,6 +278,8 @@ def bounds(s: Schedule) -> tuple[float, float]:
         if q["name"] == "warmup_stable_decay":
             return q["lr"] * q.get("min_lr_ratio", 0.0), q["lr"]
         return 0.0, q["lr"]  # a warmup from 0 to lr, then a decay from lr
+    if k == "schedule_free":
+        return bounds(q["schedule"])
     raise AssertionError(f"no bounds for kind {k!r}")
 
 
@@ -311,6 +314,8 @@ def monotone(s: Schedule) -> tuple[float, int] | None:
         return float(q["warmup_steps"]), -1
     if k == "hf" and q["name"] in _HF_DECAYS and q.get("num_cycles", 0.5) == 0.5:
         return float(q["num_warmup_steps"]), -1
+    if k == "schedule_free":
+        return monotone(q["schedule"])
     if k == "piecewise_constant" and q["values"] == sorted(q["values"]):
         return 0.0, 1
     if k == "piecewise_constant" and q["values"] == sorted(q["values"], reverse=True):
@@ -343,4 +348,6 @@ def continuous_at(s: Schedule) -> list[float]:
         warm = [float(q["num_warmup_steps"])] if q["num_warmup_steps"] else []
         ends = q["name"] in ("linear", "polynomial", "cosine", "cosine_with_min_lr")
         return warm + ([float(q["num_training_steps"])] if ends else [])
+    if k == "schedule_free":
+        return continuous_at(q["schedule"])
     return []

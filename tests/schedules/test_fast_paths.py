@@ -40,6 +40,7 @@ ONE_OF_EACH = {
     "scale": "scale(cosine(0.1, steps=50000), by=linear(1.0, 0.5, steps=60000))",
     "hf": 'hf("cosine_with_restarts", 0.1, num_warmup_steps=1000, num_training_steps=61000, '
     "num_cycles=3)",
+    "schedule_free": "schedule_free(warmup(constant(0.1), steps=1000))",
 }
 
 LONG = 3 * _BLOCK + 1234  # more than one block, and not a multiple of it

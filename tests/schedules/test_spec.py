@@ -352,7 +352,7 @@ def test_kinds_are_registered_in_the_order_of_the_docs_table():
     ``schedlab.kinds()`` lists the kinds in the order of the documented table."""
     table = DOCS.read_text().split("## Kinds")[1].split("\n## ")[0]
     documented = re.findall(r"^\| `([a-z_]+)\(", table, flags=re.M)
-    assert len(documented) == 19
+    assert len(documented) == 20
     assert schedlab.kinds() == documented
     assert list(schedlab.schedules.KINDS) == documented
 

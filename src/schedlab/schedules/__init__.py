@@ -19,6 +19,7 @@ from schedlab.schedules.warmups import warmup, wsd, inverse_sqrt
 from schedlab.schedules.piecewise import piecewise_constant, piecewise_linear
 from schedlab.schedules.composition import sequence, scale
 from schedlab.schedules.hf import hf
+from schedlab.schedules.schedule_free import schedule_free
 from schedlab.schedules.spec import from_spec, kinds, parse_text
 
 # isort: on
@@ -46,6 +47,7 @@ __all__ = [
     "piecewise_linear",
     "polynomial",
     "scale",
+    "schedule_free",
     "sequence",
     "step",
     "warmup",
