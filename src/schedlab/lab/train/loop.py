@@ -37,6 +37,16 @@ def first_rate(spec: Any) -> float:
     return float(policy.lr if isinstance(policy, Plateau) else policy(0))
 
 
+def make_optimizer(task: UserTask, member: Member, params: Any) -> torch.optim.Optimizer:
+    """The optimizer of a run over ``params``: the task's class and kwargs, at the schedule's first
+    rate; for a ``schedule_free(...)`` member its schedule-free counterpart
+    (:func:`schedlab.lab.train.schedule_free.optimizer_for`)."""
+    from schedlab.lab.train.schedule_free import optimizer_for
+
+    cls, kwargs = optimizer_for(task.optimizer, task.optimizer_kwargs, member.schedule)
+    return cls(params, lr=first_rate(member.schedule), **kwargs)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, spec: Any, unit: str, steps_per_epoch: int):
     """The scheduler of a run: ``ScheduleLR(optimizer, spec, interval="step", unit=unit,
     steps_per_epoch=...)`` for a schedule, ``PlateauLR(optimizer, spec)`` for a plateau."""

@@ -87,9 +87,15 @@ def group_trainer(
 ) -> GroupTrainer:
     """A trainer for ``members`` of ``setup`` on ``data``, restored from ``states``
     (``member_state`` payloads): the batched trainer of the built-in models for a
-    :class:`TrainConfig`, the task's own ``trainer(...)`` otherwise."""
+    :class:`TrainConfig` (with the user-model engines beside it for ``schedule_free(...)``
+    members, see :mod:`schedlab.lab.train.split`), the task's own ``trainer(...)`` otherwise."""
     if isinstance(setup, TrainConfig):
+        from schedlab.lab.train.schedule_free import is_schedule_free
         from schedlab.lab.train.trainer import BatchedTrainer
 
+        if any(is_schedule_free(m.schedule) for m in members):  # the real schedulefree optimizer
+            from schedlab.lab.train.split import SplitTrainer
+
+            return SplitTrainer.for_builtin(setup, data, members, device=device, states=states)
         return BatchedTrainer(setup, data, members, device=device, states=states)
     return setup.trainer(data, members, device=device, states=states)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from schedlab.lab.train import loop
+from schedlab.lab.train import schedule_free as free
 from schedlab.lab.train.config import Member
 from schedlab.lab.train.order import epoch_order
 from schedlab.lab.train.records import EpochRecord
@@ -40,9 +41,9 @@ class SingleRun:
             torch.manual_seed(member.seed)
             self.net = task.model().to(device)
             self.torch_rng = torch.get_rng_state()  # what the plain loop's RNG is at now
-        self.optimizer = task.optimizer(
-            self.net.parameters(), lr=loop.first_rate(member.schedule), **task.optimizer_kwargs
-        )
+        self.optimizer = loop.make_optimizer(task, member, self.net.parameters())
+        self._free = free.is_free_optimizer(self.optimizer)
+        self._batchnorm = self._free and free.has_batchnorm(self.net)
         self.scheduler = loop.make_scheduler(
             self.optimizer, member.schedule, task.unit, self.steps_per_epoch
         )
@@ -93,6 +94,7 @@ class SingleRun:
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self.torch_rng)
             self.net.train()
+            free.train_mode([self.optimizer])
             for x, y in self._batches():
                 x, y = x.to(self.device), y.to(self.device)
                 rates.append(loop.current_rate(self.optimizer))
@@ -111,8 +113,13 @@ class SingleRun:
                 loop.after_step(self.scheduler)
                 hits = loop.correct(out.detach(), y) if task.classification else 0
                 meter.add(loss.item(), len(y), hits)
+            if self._free:  # evaluate at the averaged point x, BatchNorm statistics taken there
+                free.eval_mode([self.optimizer])
+                if self._batchnorm:
+                    self._batchnorm_pass()
             self.torch_rng = torch.get_rng_state()
         val = self.evaluate()
+        free.train_mode([self.optimizer])  # back to y before the checkpoint
         loop.after_epoch(self.scheduler, val[0])
         rec = loop.record(
             task, self.index, self.epoch, meter.result(), val, rates, self.diverged,
@@ -120,6 +127,13 @@ class SingleRun:
         )  # fmt: skip
         self.epoch += 1
         return rec
+
+    @torch.no_grad()
+    def _batchnorm_pass(self) -> None:
+        """BatchNorm running statistics at the weights of now (schedule-free: at ``x``)."""
+        self.net.train()
+        for x in free.bn_batches(self.task.train, self.task.batch_size):
+            self.net(x.to(self.device))
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float | None, dict[str, float]]:

@@ -28,6 +28,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from schedlab.errors import ConfigError
 from schedlab.lab.train import loop
+from schedlab.lab.train import schedule_free as free
 from schedlab.lab.train.config import Member
 from schedlab.lab.train.order import epoch_order
 from schedlab.lab.train.records import EpochRecord
@@ -82,6 +83,7 @@ class StackedTrainer:
         self.buffers = {k: v.detach().clone() for k, v in buffers.items()}
         self.template = copy.deepcopy(nets[0]).to("meta")
         self._state_keys = list(nets[0].state_dict())
+        batchnorm = free.has_batchnorm(nets[0])
         del nets
         self.steps_per_epoch = task.steps_per_epoch()
         self.views = [[p[k] for p in self.params.values()] for k in range(len(members))]
@@ -89,9 +91,11 @@ class StackedTrainer:
             for v in member_views:
                 v.requires_grad_(True)
         self.optimizers = [
-            task.optimizer(views, lr=loop.first_rate(m.schedule), **task.optimizer_kwargs)
+            loop.make_optimizer(task, m, views)
             for views, m in zip(self.views, self.members, strict=True)
         ]
+        self._free = [i for i, opt in enumerate(self.optimizers) if free.is_free_optimizer(opt)]
+        self._batchnorm = bool(self._free) and batchnorm
         self.schedulers = [
             loop.make_scheduler(opt, m.schedule, task.unit, self.steps_per_epoch)
             for opt, m in zip(self.optimizers, self.members, strict=True)
@@ -138,6 +142,7 @@ class StackedTrainer:
         meters = [loop.Meter() for _ in range(k)]
         rates: list[list[float]] = [[] for _ in range(k)]
         self.template.train()
+        free.train_mode(self.optimizers)
         x_all, y_all = split.x.to(self.device), split.y.to(self.device)  # type: ignore[union-attr]
         for lo in range(0, n, task.batch_size):
             idx = orders[:, lo : lo + task.batch_size].index_select(0, self._row)  # (K, B)
@@ -158,7 +163,7 @@ class StackedTrainer:
                     self.optimizers[i].step()
                     meters[i].add(values[i], idx.shape[1], hits[i])
                 loop.after_step(self.schedulers[i])
-        val = self.evaluate()
+        val = self._evaluate_members()
         seconds = time.perf_counter() - start
         records = []
         for i in range(k):
@@ -169,6 +174,32 @@ class StackedTrainer:
             )  # fmt: skip
         self._epoch += 1
         return records
+
+    def _evaluate_members(self) -> list[tuple[float, float | None, dict[str, float]]]:
+        """:meth:`evaluate`, schedule-free members at their averaged point ``x`` (BatchNorm
+        statistics recomputed there), then back at ``y`` for the checkpoint."""
+        if not self._free:
+            return self.evaluate()
+        chosen = [self.optimizers[i] for i in self._free]
+        free.eval_mode(chosen)
+        try:
+            if self._batchnorm:
+                self._batchnorm_pass()
+            return self.evaluate()
+        finally:
+            free.train_mode(chosen)
+
+    @torch.no_grad()
+    def _batchnorm_pass(self) -> None:
+        """The schedule-free members' BatchNorm running statistics, recomputed at the weights of
+        now; the other members' statistics are left exactly as they were."""
+        others = [i for i in range(len(self.members)) if i not in self._free]
+        saved = {k: v[others].clone() for k, v in self.buffers.items()} if others else {}
+        self.template.train()
+        for x in free.bn_batches(self.task.train, self.task.batch_size):
+            self._eval(self.params, self.buffers, x.to(self.device))
+        for k, v in saved.items():
+            self.buffers[k][others] = v
 
     @torch.no_grad()
     def _keep_frozen_buffers(self) -> None:
