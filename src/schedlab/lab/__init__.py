@@ -7,10 +7,12 @@ Its rooms, each importing only the ones before it:
 - :mod:`~schedlab.lab.runs`: the SQLite run store, live tracking, CSV/JSON export;
 - :mod:`~schedlab.lab.analysis`: statistics over seeds and the ranking of schedules;
 - :mod:`~schedlab.lab.sweeps`: plans, running and resuming them, backends (local, Ray), settings;
+- :mod:`~schedlab.lab.searches`: schedule families searched with successive halving (Optuna);
 - :mod:`~schedlab.lab.experiments`: the source experiments and their claims.
 
-The public entry points: :func:`compare` (schedules on the user's own model, or a built-in one)
-and :func:`run_trials` (the user's own training function).  Importing this package loads numpy
+The public entry points: :func:`compare` (schedules on the user's own model, or a built-in one),
+:func:`search` (find the schedule: families with free parameters, early stopping, see
+:mod:`~schedlab.lab.searches`) and :func:`run_trials` (the user's own training function).  Importing this package loads numpy
 only; frameworks (torch, ray, ...) are imported by the modules that need them, ``compare`` and
 ``run_trials`` when first used.  Datasets: :func:`load_dataset` returns a :class:`Dataset` for
 each name in :data:`DATASETS`.
@@ -27,6 +29,7 @@ __all__ = [
     "compare",
     "load_dataset",
     "run_trials",
+    "search",
 ]
 
 
@@ -35,6 +38,10 @@ def __getattr__(name: str):  # the entry points import torch: load them when fir
         from schedlab.lab.api import compare
 
         return compare
+    if name == "search":
+        from schedlab.lab.search_api import search
+
+        return search
     if name == "run_trials":
         from schedlab.lab.sweeps.trials import run_trials
 

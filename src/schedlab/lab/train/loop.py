@@ -244,3 +244,16 @@ def same_epoch(states: Sequence[dict | None]) -> int:
             "members can join only at epoch 0"
         )
     return epoch
+
+
+def with_schedule(state: dict, schedule: Any, unit: str, steps_per_epoch: int) -> dict:
+    """Checkpoint ``state`` of one run as the checkpoint of a run with ``schedule`` instead, for a
+    run that shares every rate of the past with it (a fork: same weights, optimizer state and
+    data order; from now on ``schedule``'s rates).  A user-model checkpoint gets ``schedule``'s
+    ``ScheduleLR`` configuration and keeps its counter; the built-in trainer's holds no schedule
+    and is returned as it is."""
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        return state
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=first_rate(schedule))
+    config = make_scheduler(probe, schedule, unit, steps_per_epoch).state_dict()["config"]
+    return {**state, "schedule": schedule, "scheduler": {**state["scheduler"], "config": config}}
