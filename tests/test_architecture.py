@@ -23,8 +23,9 @@ RANKS: dict[str, int] = {
     "schedlab.lab.runs": 32,
     "schedlab.lab.analysis": 33,
     "schedlab.lab.sweeps": 34,
-    "schedlab.lab.experiments": 35,
-    "schedlab.lab": 36,  # the lab package (its __init__ and entry points): uses its rooms
+    "schedlab.lab.searches": 35,
+    "schedlab.lab.experiments": 36,
+    "schedlab.lab": 37,  # the lab package (its __init__ and entry points): uses its rooms
     "schedlab.report": 40,
     "schedlab.integrations": 41,
     "schedlab.cli": 50,
@@ -33,6 +34,9 @@ RANKS: dict[str, int] = {
 ALLOWED: dict[tuple[str, str], str] = {
     ("schedlab.lab.sweeps.compare", "schedlab.report.html"): (
         "Comparison.report() writes the HTML report when asked (the SPEC's result.report())"
+    ),
+    ("schedlab.lab.searches.search", "schedlab.report.search"): (
+        "SearchResult.report() writes the search report when asked, as Comparison.report() does"
     ),
 }
 FACADES = {"schedlab"}

@@ -1,8 +1,9 @@
 """The ``schedlab`` command: a thin shell over the layers (needs the ``lab`` extra).
 
 Sub-commands live in small modules that each register theirs on :data:`app`:
-``schedlab.cli.lab_commands`` (compare, runs, export) and ``schedlab.cli.report_commands``
-(plot, report, find-lr, check).
+``schedlab.cli.lab_commands`` (compare, runs, export), ``schedlab.cli.report_commands``
+(plot, report, find-lr, check), ``schedlab.cli.reproduce_commands`` (reproduce) and
+``schedlab.cli.search_commands`` (search).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _COMMAND_MODULES = (
     "schedlab.cli.lab_commands",
     "schedlab.cli.report_commands",
     "schedlab.cli.reproduce_commands",
+    "schedlab.cli.search_commands",
 )
 
 

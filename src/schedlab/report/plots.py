@@ -330,3 +330,40 @@ def plot_range_test(result: LRFinderResult) -> Figure:
     return plot_lr_finder(
         result.lrs, result.losses, raw_losses=result.raw_losses, suggestions=result.suggestions
     )
+
+
+def plot_search(
+    families: Sequence[Any], budgets: Sequence[int], metric: str, log_x: bool = True
+) -> Figure:
+    """A search's candidates: score (``metric`` at the end of the rung) against the first free
+    parameter, one panel per rung budget, one colour per family; hollow markers for the
+    candidates pruned at that rung."""
+    fig, axes = _figure(3.6 * len(budgets), 3.2, ncols=len(budgets))
+    for ax, budget in zip(axes, budgets, strict=True):
+        for i, fam in enumerate(families):
+            points = [
+                (next(iter(c.params.values())), c.scores[budget], c.outcome == "pruned"
+                 and max(c.scores) == budget)
+                for c in fam.candidates
+                if budget in c.scores and c.params
+            ]  # fmt: skip
+            points = [p for p in points if isinstance(p[0], (int, float))]
+            if not points:
+                continue
+            points.sort()
+            xs = np.array([p[0] for p in points], dtype=float)
+            ys = np.array([p[1] for p in points], dtype=float)
+            ax.plot(xs, ys, "-", color=color(i), alpha=0.5, linewidth=1)
+            kept = np.array([not p[2] for p in points])
+            ax.scatter(xs[kept], ys[kept], color=color(i), s=22, label=fam.label, zorder=3)
+            ax.scatter(xs[~kept], ys[~kept], facecolors="none", edgecolors=color(i), s=22,
+                       zorder=3)  # fmt: skip
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_title(f"rung of {budget} epoch{'s' * (budget != 1)}", fontsize=9)
+        ax.set_xlabel("peak rate (first free parameter)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel(metric, fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7, loc="best")
+    return fig

@@ -9,7 +9,7 @@ The *modern* contenders, each searched over its own peak rate (``ranges: lr``, d
 - ``wsd``: warmup-stable-decay with a 20% ``1-sqrt`` cooldown (Hägele et al. 2024),
   ``wsd(lr=?, steps=E, decay_steps=0.2*E, decay="1-sqrt")``;
 - ``warmup_cosine``: 5% linear warmup, then cosine to zero,
-  ``warmup(cosine(lr=?, steps=0.95*E), steps=0.05*E)``;
+  ``warmup(cosine(lr=?, steps=E - round(0.05*E)), steps=0.05*E)``;
 - ``schedule_free``: the schedule-free optimizer at a constant rate, the "no schedule" baseline
   (Defazio et al. 2024), ``schedule_free(constant(?))``.
 """
@@ -24,7 +24,7 @@ CONTENDERS: dict[str, dict[str, str]] = {
         "cosine10": "cosine(lr=?, steps=E, min_lr=0.1*lr)",
         "linear0": "linear(?, 0, E)",
         "wsd": 'wsd(lr=?, steps=E, decay_steps=0.2*E, decay="1-sqrt")',
-        "warmup_cosine": "warmup(cosine(lr=?, steps=0.95*E), steps=0.05*E)",
+        "warmup_cosine": "warmup(cosine(lr=?, steps=E - round(0.05*E)), steps=0.05*E)",
         "schedule_free": "schedule_free(constant(?))",
     },
 }

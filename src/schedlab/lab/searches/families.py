@@ -9,10 +9,11 @@ A *family* is a schedule spec in the text form where some values are left open:
 - ``E`` is the length of the run in the schedule's unit (epochs, or optimizer steps with
   ``unit: step``), filled in for each budget the search trains at: ``steps=E``,
   ``decay_steps=0.2*E``;
-- values may be arithmetic (``+ - * / **``, parentheses) over numbers, ``E`` and the free
-  parameters: ``cosine(lr=?, steps=E, min_lr=0.1*lr)``; a step count (``steps``,
-  ``decay_steps``, ``milestones``, ...) is rounded to the nearest integer (at least 1 where the
-  kind needs a positive count).
+- values may be arithmetic (``+ - * / // **``, parentheses, ``round floor ceil min max``) over
+  numbers, ``E`` and the free parameters: ``cosine(lr=?, steps=E, min_lr=0.1*lr)``; a step count
+  (``steps``, ``decay_steps``, ``milestones``, ...) is rounded to the nearest integer, halves up
+  (at least 1 where the kind needs a positive count).  Parts that must add up to ``E`` are
+  written so: ``warmup(cosine(lr=?, steps=E - round(0.05*E)), steps=0.05*E)``.
 
 A *range* says where a free parameter is searched: ``loguniform(low, high)``, ``uniform(low,
 high)``, ``int(low, high)``, ``logint(low, high)`` or ``choice(a, b, ...)`` (or a YAML list, a
@@ -49,7 +50,15 @@ _OPS = {
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
     ast.Pow: operator.pow,
+}
+_FUNCS = {
+    "round": lambda x: math.floor(x + 0.5),
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "min": min,
+    "max": max,
 }
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
 _INTEGER_ROLES = (Role.STEPS, Role.COUNT)
@@ -298,7 +307,7 @@ class _Parser:
         return _Call(kind, tuple(pairs))
 
     def value(self, node: ast.AST, kind: str, name: str, role: Role) -> Any:
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.Call) and not _is_function(node):
             return self.call(node)
         if isinstance(node, ast.Name) and node.id.startswith(_FREE):
             free = node.id[len(_FREE) :] or name
@@ -334,16 +343,26 @@ class _Parser:
             self.check_expr(node.operand, where)
         elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
             pass
+        elif _is_function(node) and node.args and not node.keywords:  # type: ignore[attr-defined]
+            for arg in node.args:  # type: ignore[attr-defined]
+                self.check_expr(arg, where)
         elif isinstance(node, ast.Name):
             self.refs.append((node.id, where))
         else:
             raise self.fail(
                 f"{where}: values are numbers, quoted strings, true/false/none, lists, kind(...) "
-                f"calls, ? (free) or arithmetic over numbers, {BUDGET} and free parameters"
+                f"calls, ? (free) or arithmetic over numbers, {BUDGET} and free parameters "
+                f"({', '.join(_FUNCS)} allowed)"
             )
 
 
+def _is_function(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
+
+
 def _evaluate(node: ast.AST, env: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Call):
+        return _FUNCS[node.func.id](*(_evaluate(a, env) for a in node.args))  # type: ignore[attr-defined]
     if isinstance(node, ast.BinOp):
         return _OPS[type(node.op)](_evaluate(node.left, env), _evaluate(node.right, env))
     if isinstance(node, ast.UnaryOp):

@@ -458,9 +458,12 @@ class _Search:
                     t.state, "finalist" if (fam.label, t.number) in labels else "running"
                 )
                 spec = fam.spec(t.params, self.units(self.budgets[-1]))
+                scores = dict(sorted(t.intermediate_values.items()))
+                if t.state == TrialState.COMPLETE and t.value is not None:
+                    scores[self.budgets[-1]] = float(t.value)  # every seed at the full budget
                 cands.append(Candidate(
                     fam.label, t.number, int(t.user_attrs[BRACKET]), dict(t.params),
-                    dict(sorted(t.intermediate_values.items())), outcome, spec,
+                    scores, outcome, spec,
                 ))  # fmt: skip
             mine = [
                 (order[labels[fam.label, c.trial]], c)
