@@ -574,7 +574,11 @@ def run_search(
     with RunStore(store) as run_store, exclusive(run_store), quiet():
         studies = {}
         for fam in fams:
-            grid = {f.name: f.range.grid(trials) for f in fam.free} if sampler == "grid" else None
+            grid = None
+            if sampler == "grid":  # enough points for every candidate of every bracket
+                total = sum(b.size for b in plan_brackets)
+                per_axis = math.ceil(total ** (1 / len(fam.free)) - 1e-9)
+                grid = {f.name: f.range.grid(per_axis) for f in fam.free}
             studies[fam.label] = open_study(
                 url, f"{name}/{fam.label}", maximize=maximize,
                 sampler=make_sampler(sampler, int(sampler_seed), grid),

@@ -10,7 +10,7 @@ full budget).  The study survives a kill: a rerun finds the trials and their ver
 
 Samplers: ``qmc`` (default; Optuna's ``QMCSampler``, a scrambled Halton sequence, seeded: the
 candidates spread evenly over the (log) range, and every family gets the same points), ``tpe``,
-``random``, ``grid`` (``trials`` evenly spaced values of each free parameter).
+``random``, ``grid`` (evenly spaced values of each free parameter, as many as the candidates: ``n**(1/k)`` per parameter for ``k`` of them).
 
 Pruners:
 
@@ -114,7 +114,15 @@ def make_sampler(name: str, seed: int, grid: Mapping[str, Sequence[Any]] | None 
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(dict(grid or {}), seed=seed)
+
+        class AskTellGrid(optuna.samplers.GridSampler):
+            """Optuna's grid sampler without its ``study.stop()`` once the grid is used up
+            (meant for ``study.optimize``; the search asks exactly as many as it needs)."""
+
+            def after_trial(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        return AskTellGrid(dict(grid or {}), seed=seed)
     raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}; got {name!r}")
 
 
