@@ -124,7 +124,7 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", choices=[*TASKS, "all"], default="all")
     parser.add_argument("--epochs", type=int, default=9)
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--store-dir", default="runs/bench-search")
     parser.add_argument("--json", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     tasks = list(TASKS) if args.task == "all" else [args.task]
     print(machine_line(["torch", "optuna", "schedulefree", "numpy"]), flush=True)
@@ -168,6 +168,7 @@ def main() -> None:
             print(f"  {label}: {mean:.4f} [{low:.4f}, {high:.4f}]")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return results
 
 
 if __name__ == "__main__":

@@ -43,6 +43,19 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "search"
 
 
+def _budget_table(result: Any) -> str:
+    budgets = result.by_budget()
+    head = ["budget (epochs)", "1st", "2nd", "3rd"]
+    body = []
+    for budget, rows in budgets.items():
+        cells = [
+            f"{_e(fam)} <span class=meta>{_e(_params(p))}</span>: {_num(v)}"
+            for fam, p, v in rows[:3]
+        ]
+        body.append([str(budget), *cells, *[""] * (3 - len(cells))])
+    return table(head, body, {0})
+
+
 def render_search_report(result: Any, compare_page: Path | None = None) -> str:
     """The search report of ``result`` (a :class:`~schedlab.lab.searches.search.SearchResult`)."""
     cfg = result.settings.get("config", {})
@@ -111,6 +124,12 @@ def render_search_report(result: Any, compare_page: Path | None = None) -> str:
         f"95% Student-t intervals; paired differences against the baseline "
         f"{_e(ranking.baseline or '(none)')}.</p>",
         table(head, body, {0, 4, 5, 6, 7}),
+        "<h2>Best at each budget</h2>",
+        '<p class="meta">Each family\'s best candidate among those trained at that budget (its '
+        "schedule compressed to it): which schedule to use for a shorter run. With early "
+        "stopping the shorter budgets saw every candidate, the longer ones the survivors only; "
+        "<code>--pruner none --rungs ...</code> trains every candidate at every budget.</p>",
+        _budget_table(result),
         "<h2>Candidates at every rung</h2>",
         '<p class="meta">Score = the final metric of the rung\'s run (its schedule compressed to '
         "the rung's budget), mean over the rung's seeds; hollow: pruned there.</p>",

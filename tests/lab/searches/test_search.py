@@ -185,3 +185,18 @@ def test_bad_settings_fail_before_anything_is_stored(kwargs, message, tmp_path) 
         run_search(CONFIG, FAMILIES, SEEDS, **args)
     assert message in str(info.value)
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_a_budget_sweep_trains_every_candidate_at_every_budget(tmp_path) -> None:
+    """``pruner="none"`` with rungs: no early stopping, each candidate's score at every budget;
+    the WSD runs of the shorter budgets fork their cooldowns from the full run (one trunk)."""
+    result = run_search(
+        CONFIG, {"wsd": FAMILIES["wsd"]}, (0,), ranges=RANGES, store=tmp_path / "b.sqlite",
+        name="budgets", trials=2, rungs=(2, 6), pruner="none",
+    )  # fmt: skip
+    (fam,) = result.families
+    assert all(set(c.scores) == {2, 6} for c in fam.candidates)
+    assert all(c.outcome == "finalist" for c in fam.candidates)
+    assert list(result.by_budget()) == [2, 6]
+    # trunks: 2 x 6 epochs; the 2-epoch runs fork after 1 epoch and train 1 more
+    assert result.member_epochs == 2 * 6 + 2 * 1

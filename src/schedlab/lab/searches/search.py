@@ -162,6 +162,26 @@ class SearchResult:
                     )  # fmt: skip
         return None
 
+    def by_budget(self) -> dict[int, list[tuple[str, Mapping[str, Any], float]]]:
+        """For each budget (epochs), each family's best candidate trained at that budget (its
+        family compressed to it) as ``(family, params, score)``, best first: which schedule wins
+        at 1/9, 1/3 and all of the budget (mean over the rung's seeds; every seed at the last)."""
+        higher = METRICS[self.metric]
+        out: dict[int, list[tuple[str, Mapping[str, Any], float]]] = {}
+        for budget in self.budgets:
+            rows = []
+            for fam in self.families:
+                scored = [
+                    (c.scores[budget], c) for c in fam.candidates
+                    if budget in c.scores and not math.isnan(c.scores[budget])
+                ]  # fmt: skip
+                if scored:
+                    value, best = (max if higher else min)(scored, key=lambda x: x[0])
+                    rows.append((fam.label, dict(best.params), float(value)))
+            rows.sort(key=lambda r: -r[2] if higher else r[2])
+            out[budget] = rows
+        return out
+
     def snippets(self) -> dict[str, str]:
         """Copy-paste code for the winner in PyTorch, Hugging Face, Lightning, Keras, optax."""
         from schedlab.adapters.snippets import snippets
@@ -544,9 +564,10 @@ def run_search(
     if not is_int(sampler_seed):
         raise ConfigError(f"sampler_seed must be an integer; got {sampler_seed!r}")
     metric = _metric(setup, metric)
-    budgets = (
-        (setup.epochs,) if pruner == "none" else rung_epochs(setup.epochs, eta, min_epochs, rungs)
-    )
+    if pruner == "none":  # no early stopping: one rung, or every budget given (a budget sweep)
+        budgets = (setup.epochs,) if rungs is None else rung_epochs(setup.epochs, eta, rungs=rungs)
+    else:
+        budgets = rung_epochs(setup.epochs, eta, min_epochs, rungs)
     plan_brackets = brackets(trials, eta, len(budgets), brackets_count)
     if pruner not in PRUNERS:
         raise ConfigError(f"pruner must be one of {', '.join(PRUNERS)}; got {pruner!r}")
@@ -590,7 +611,8 @@ def run_search(
             name=name, metric=metric, dataset=dataset, spe=spe, unit=unit, device=device,
             group_size=group_size, progress=progress, recorder=Recorder(run_store),
         )  # fmt: skip
-        search.planned = _planned(plan_brackets, budgets, len(fams), len(seeds), rung_seeds, eta)
+        keep = 10**9 if pruner == "none" else eta
+        search.planned = _planned(plan_brackets, budgets, len(fams), len(seeds), rung_seeds, keep)
         for r in range(len(budgets)):
             search.rung(r)
         comparison, labels = search.final()
@@ -628,5 +650,5 @@ def _planned(
         n = b.size
         for r in range(b.first, len(budgets)):
             total += n * (seeds if r == top else rung_seeds) * budgets[r]
-            n = survivors(n, eta)
+            n = survivors(n, eta) if eta < 10**9 else n
     return total * families
