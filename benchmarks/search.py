@@ -16,7 +16,7 @@ accuracy over the 3 seeds) lies within the 95% interval of the grid's best cell,
 member-epochs each spent (trained epochs; forks not counted), with their ratio (target <= 1/3).
 
 Usage: ``python benchmarks/search.py [--task mnist-mlp|fashion-cnn|all] [--epochs 9]
-[--mnist-train-size 10000] [--cnn-train-size 5000] [--rates 6] [--trials 9] [--threads 1]
+[--mnist-train-size 10000] [--cnn-train-size 2000] [--rates 6] [--trials 9] [--threads 1]
 [--store-dir runs/bench-search] [--json out.json]``.  Stores go under ``--store-dir`` (git-ignored);
 rerunning resumes both the grid and the search from them.
 """
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--task", choices=[*TASKS, "all"], default="all")
     parser.add_argument("--epochs", type=int, default=9)
     parser.add_argument("--mnist-train-size", type=int, default=10_000)
-    parser.add_argument("--cnn-train-size", type=int, default=5_000)
+    parser.add_argument("--cnn-train-size", type=int, default=2_000)
     parser.add_argument("--rates", type=int, default=6)
     parser.add_argument("--trials", type=int, default=9)
     parser.add_argument("--threads", type=int, default=1)
