@@ -191,3 +191,44 @@ def test_sigkill_mid_search_then_resume(tmp_path) -> None:
     for label, value in want.items():
         assert got[label] == pytest.approx(value, abs=1e-9)
     assert saved["member_epochs"] == fresh.member_epochs
+
+
+MODEL_FILE = """
+import torch
+from torch import nn
+
+
+def make(width=4):
+    return nn.Sequential(nn.Linear(4, width), nn.ReLU(), nn.Linear(width, 2))
+
+
+def data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=g)
+    y = (x[:, 0] > 0).long()
+    return (x[:48], y[:48]), (x[48:], y[48:])
+"""
+
+
+def test_the_users_own_model_from_files(tmp_path) -> None:
+    (tmp_path / "mine.py").write_text(MODEL_FILE)
+    config = tmp_path / "mine.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": f"{tmp_path / 'mine.py'}:make", "model_kwargs": {"width": 8},
+        "data": f"{tmp_path / 'mine.py'}:data", "optimizer": "torch.optim.AdamW",
+        "optimizer_kwargs": {"weight_decay": 0.01}, "epochs": 3, "batch_size": 16, "unit": "step",
+        "families": ["cos=cosine(lr=?, steps=E)"], "ranges": {"lr": "loguniform(1e-3, 1e-1)"},
+        "rungs": [1, 3], "trials": 3, "seeds": 2, "store": str(tmp_path / "r.sqlite"),
+        "out": str(tmp_path / "out"),
+    }))  # fmt: skip
+    result = runner.invoke(app, ["search", "--config", str(config), "--no-report"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "winner: cos with lr=" in out and "torch.optim.AdamW(model.parameters()" in out
+    saved = json.loads((tmp_path / "out" / "search.json").read_text())
+    assert saved["settings"]["config"]["optimizer"] == "AdamW"
+    assert saved["settings"]["config"]["fingerprint"]["optimizer_kwargs"] == {"weight_decay": 0.01}
+    bad = runner.invoke(app, ["search", "--config", str(config), "--data", "nowhere.py:data"])
+    assert bad.exit_code == 2 and "data: no such file 'nowhere.py'" in bad.output
+    mixed = runner.invoke(app, ["search", "--config", str(config), "--train-size", "100"])
+    assert mixed.exit_code == 2 and "train_size apply to built-in models only" in mixed.output
