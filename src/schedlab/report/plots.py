@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from schedlab.errors import ConfigError
 from schedlab.schedules import from_spec
@@ -360,6 +361,7 @@ def plot_search(
                        zorder=3)  # fmt: skip
         if log_x:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"rung of {budget} epoch{'s' * (budget != 1)}", fontsize=9)
         ax.set_xlabel("peak rate (first free parameter)", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -93,7 +93,10 @@ def render_search_report(result: Any, compare_page: Path | None = None) -> str:
         for framework, code in result.snippets().items():
             if framework == "spec":
                 continue
-            parts.append(f"<h3>{_e(framework)}</h3><pre><code>{_e(code)}</code></pre>")
+            parts.append(
+                f'<h3>{_e(framework)}</h3><pre style="overflow-x:auto;white-space:pre-wrap">'
+                f"<code>{_e(code)}</code></pre>"
+            )
     head = ["#", "family", "template", "tuned", f"final {_e(result.metric)} [95% CI]",
             "vs baseline [95% CI]", "candidates", "pruned"]  # fmt: skip
     body = []
