@@ -7,7 +7,7 @@ from typing import Any
 
 import optuna
 
-from schedlab.lab.searches.study import BRACKET
+from schedlab.lab.searches.rungs import BRACKET
 
 
 class RungPruner(optuna.pruners.BasePruner):

@@ -40,6 +40,9 @@ from schedlab.errors import ConfigError
 from schedlab.schedules.plateau import Plateau, policy_from_spec
 from schedlab.validate import is_int
 
+#: user attribute of an Optuna trial: the bracket it belongs to (each bracket halves among its own)
+BRACKET = "bracket"
+
 
 def rung_epochs(
     epochs: int, eta: int, min_epochs: int = 1, rungs: Sequence[int] | None = None

@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from schedlab.errors import ConfigError
+from schedlab.lab.searches.rungs import BRACKET
+
+__all__ = ["BRACKET", "PRUNERS", "SAMPLERS", "make_pruner", "make_sampler", "open_study"]
 
 SAMPLERS: tuple[str, ...] = ("qmc", "tpe", "random", "grid")
 PRUNERS: tuple[str, ...] = ("halving", "asha", "none")
-#: user attribute of a trial: the bracket it belongs to (each bracket halves among its own)
-BRACKET = "bracket"
 
 
 def _optuna() -> Any:
