@@ -248,11 +248,11 @@ def _print(console: Any, result: Any, which: str) -> None:
         f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in win.params.items()
     )
     console.print(f"winner: {win.family} with {tuned}")
-    console.print(f"spec: {win.spec}", markup=False, highlight=False)
+    console.print(f"spec: {win.spec}", markup=False, highlight=False, soft_wrap=True)
     if which == "none":
         return
     for framework, code in result.snippets().items():
         if framework == "spec" or (which == "pytorch" and framework != "pytorch"):
             continue
         console.print(f"--- {framework} ---", markup=False, highlight=False)
-        console.print(code.rstrip(), markup=False, highlight=False)
+        console.print(code.rstrip(), markup=False, highlight=False, soft_wrap=True)  # pasteable

@@ -110,3 +110,16 @@ def test_defaults_are_not_required_to_be_used() -> None:
 def test_labels_default_to_the_kind() -> None:
     fams = parse_families(["cosine(lr=?, steps=E)", "lin=linear(?, 0, E)"], LR, [10])
     assert [f.label for f in fams] == ["cosine", "lin"]
+
+
+def test_the_example_config_is_a_valid_search() -> None:
+    from pathlib import Path
+
+    from schedlab.lab.searches.settings import build_search_settings
+    from schedlab.lab.sweeps.settings import read_config_file
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "search.yaml"
+    s = build_search_settings(read_config_file(path), {})
+    fams = parse_families(s.families, s.ranges, [125, 375, 1125])
+    assert [f.label for f in fams] == ["cosine", "wsd", "linear", "one_cycle", "constant"]
+    assert (s.trials, s.eta, s.config().epochs, s.config().unit) == (9, 3, 9, "step")
