@@ -154,8 +154,11 @@ def test_sigkill_mid_search_then_resume(tmp_path) -> None:
                            cwd=tmp_path, timeout=600)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "winner:" in rerun.stdout and "--- pytorch ---" in rerun.stdout
-    (line,) = [ln for ln in rerun.stdout.splitlines() if ln.startswith("scheduler = ScheduleLR(")]
-    assert line.endswith("# t counts optimizer steps")  # not wrapped: it pastes as it is
+    lines = [
+        ln for ln in rerun.stdout.splitlines() if ln.strip().startswith("scheduler = ScheduleLR(")
+    ]
+    assert len(lines) == 3  # PyTorch, Hugging Face, Lightning
+    assert all(ln.endswith("# t counts optimizer steps") for ln in lines)  # unwrapped: pasteable
     after = _runs(store)
     for rid, row in finished.items():
         assert after[rid] == row  # not lost, not repeated: the same rows, the same commit times
