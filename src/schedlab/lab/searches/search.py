@@ -251,13 +251,30 @@ def _positive(name: str, value: Any, low: int = 1) -> int:
     return int(value)
 
 
+@dataclass
 class _Search:
-    """One call of :func:`run_search` (the state it walks through)."""
+    """One call of :func:`run_search`: what it walks through, and the member-epochs trained."""
 
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
-        self.trained = 0
-        self.planned = 0
+    setup: TrainSetup
+    families: tuple[Family, ...]
+    seeds: tuple[int, ...]
+    budgets: tuple[int, ...]
+    brackets: tuple[Bracket, ...]
+    rung_seeds: int
+    studies: dict[str, Any]
+    store: RunStore
+    store_path: str | os.PathLike
+    name: str
+    metric: str
+    dataset: Any
+    spe: int
+    unit: str
+    device: str
+    group_size: int
+    progress: ProgressFn | None
+    recorder: Recorder
+    trained: int = 0
+    planned: int = 0
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def tick(self, n: int) -> None:
