@@ -177,9 +177,9 @@ def search(
     overrides["ranges"] = range_ or None
     console = stdout_console()
     with errors():
+        from schedlab.lab.runs.files import check_output_folder
         from schedlab.lab.search_api import search as run
         from schedlab.lab.searches.settings import build_search_settings
-        from schedlab.lab.sweeps.compare import check_output_folder
         from schedlab.lab.sweeps.settings import read_config_file
 
         if snippets not in SNIPPETS:

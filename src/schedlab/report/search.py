@@ -175,7 +175,7 @@ def render_search_report(result: Any, compare_page: Path | None = None) -> str:
 
 def write_search_report(result: Any, out_dir: Path, compare_page: Path | None = None) -> Path:
     """Write the search report to ``out_dir/<name>-search.html`` and return its path."""
-    from schedlab.lab.sweeps.compare import write_atomic
+    from schedlab.lab.runs.files import write_atomic
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

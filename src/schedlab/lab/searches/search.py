@@ -34,6 +34,7 @@ from typing import Any
 
 from schedlab.errors import ConfigError
 from schedlab.lab.analysis.stats import METRICS, Ranking, rank
+from schedlab.lab.runs.files import output_folder, write_atomic
 from schedlab.lab.runs.store import RunStore
 from schedlab.lab.runs.tracking import Recorder
 from schedlab.lab.searches.contenders import DEFAULT_RANGES
@@ -51,7 +52,7 @@ from schedlab.lab.searches.study import (
     trial_handle,
 )
 from schedlab.lab.searches.training import advance, fork
-from schedlab.lab.sweeps.compare import Comparison, output_folder, write_atomic
+from schedlab.lab.sweeps.compare import Comparison, check_metric
 from schedlab.lab.sweeps.plan import SweepPlan, make_plan
 from schedlab.lab.sweeps.run import ProgressFn, SweepOutcome, exclusive
 from schedlab.lab.train.setup import TrainSetup, load_data
@@ -233,16 +234,6 @@ def steps_per_epoch(setup: TrainSetup, dataset: Any) -> int:
     if hasattr(setup, "steps_per_epoch"):
         return int(setup.steps_per_epoch())  # type: ignore[attr-defined]
     return math.ceil(len(dataset.x_train) / setup.batch_size)  # type: ignore[attr-defined]
-
-
-def _metric(setup: TrainSetup, metric: str | None) -> str:
-    if metric is None:
-        d = setup.to_dict()
-        regression = d.get("loss") == "mse" or d.get("classification") is False
-        return "val_loss" if regression else "val_acc"
-    if metric not in METRICS:
-        raise ConfigError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
-    return metric
 
 
 def _positive(name: str, value: Any, low: int = 1) -> int:
@@ -580,7 +571,7 @@ def run_search(
     group_size = _positive("group_size", group_size)
     if not is_int(sampler_seed):
         raise ConfigError(f"sampler_seed must be an integer; got {sampler_seed!r}")
-    metric = _metric(setup, metric)
+    metric = check_metric(setup, metric)
     if pruner == "none":  # no early stopping: one rung, or every budget given (a budget sweep)
         budgets = (setup.epochs,) if rungs is None else rung_epochs(setup.epochs, eta, rungs=rungs)
     else:
