@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 compare: $(STAMP)
 	$(BIN)/schedlab compare --config examples/quick.yaml
 
-## System packages the tests drive for real (headless Chromium renders the HTML report).
+## System packages the tests drive for real: headless Chromium renders the HTML report; the
+## King James Bible (bible-kjv-text: the text, bible-kjv: the `bible` program that reads it) is the
+## offline corpus of examples/tiny_gpt_kjv.py.
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v bible >/dev/null 2>&1 && test -f /usr/lib/bible.data; } || { apt-get update -qq && apt-get install -y -qq bible-kjv bible-kjv-text >/dev/null; }
 
 ## The whole test suite (reference comparisons against the real libraries included).
 test: $(STAMP) system-deps
@@ -37,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/linear_backward.py
 	$(BIN)/python benchmarks/ray_overhead.py
+	$(BIN)/python benchmarks/user_model.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

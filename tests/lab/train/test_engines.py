@@ -277,3 +277,84 @@ def test_fingerprint_changes_with_model_data_and_optimizer() -> None:
 
     wide = UserTask.build(Wider, TRAIN, VAL, optimizer=SGD, epochs=EPOCHS, batch_size=BATCH)
     assert wide.config_hash() != base
+
+
+class TiedLM(nn.Module):
+    """A language model whose output layer reuses the embedding matrix (GPT-2 does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(16, 8)
+        self.ln = nn.LayerNorm(8)
+        self.out = nn.Linear(8, 16, bias=False)
+        self.out.weight = self.emb.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.ln(self.emb(x)))  # (B, T, 16)
+
+
+class Frozen(nn.Module):
+    """A frozen first layer (requires_grad=False): only the head trains."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.head = nn.Linear(68, 16), nn.Linear(16, 5)
+        self.body.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.body(x)))
+
+
+def _lm_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out.flatten(0, 1), y.flatten())
+
+
+def _tokens(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.randint(0, 16, (n, 7), generator=torch.Generator().manual_seed(seed))
+    return ids[:, :-1], ids[:, 1:]
+
+
+def _alone(factory, train, val, loss, spec, seed, optimizer):
+    """The final validation loss and state of one run in the plain loop (any model)."""
+    cls, kwargs = optimizer
+    torch.manual_seed(seed)
+    net = factory()
+    opt = cls(net.parameters(), lr=first_rate(spec), **kwargs)
+    loader = DataLoader(TensorDataset(*train), batch_size=BATCH, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))  # fmt: skip
+    sched = ScheduleLR(opt, spec, interval="step", unit="epoch", steps_per_epoch=len(loader))
+    for _ in range(EPOCHS):
+        for x, y in loader:
+            opt.zero_grad()
+            loss(net(x), y).backward()
+            opt.step()
+            sched.step()
+    with torch.no_grad():
+        return float(loss(net(val[0]), val[1])), net.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("factory", "data", "loss"),
+    [(TiedLM, (_tokens(N, 0), _tokens(NV, 1)), _lm_loss), (Frozen, (TRAIN, VAL), F.cross_entropy)],
+    ids=["tied-weights", "frozen-parameters"],
+)
+def test_stacked_keeps_tied_and_frozen_parameters_as_alone(factory, data, loss) -> None:
+    """A tied weight is one parameter under two names (trained once, in every checkpoint under
+    both); a parameter with requires_grad=False is not trained, weight decay included."""
+    train, val = data
+    members = [Member("cosine(lr=0.05, steps=3)", 0), Member("constant(0.02)", 1)]
+    task = UserTask.build(factory, train, val, loss=loss, optimizer=SGD, epochs=EPOCHS,
+                          batch_size=BATCH, engine="stacked")  # fmt: skip
+    trainer = make_trainer(task, members)
+    for _ in range(EPOCHS):
+        last = trainer.run_epoch()
+    for i, m in enumerate(members):
+        want_loss, want = _alone(factory, train, val, loss, m.schedule, m.seed, SGD)
+        assert last[i].val_loss == pytest.approx(want_loss, rel=2e-5)
+        got = trainer.member_state(i)["model"]
+        assert sorted(got) == sorted(want)
+        for key, value in want.items():
+            torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-5, msg=key)
+    resumed = make_trainer(dataclasses.replace(task, engine="per-run", workers=1), members,
+                           states=[trainer.member_state(i) for i in range(2)])  # fmt: skip
+    assert resumed.epoch == EPOCHS

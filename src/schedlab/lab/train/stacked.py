@@ -6,6 +6,9 @@ one ``vmap`` of ``grad_and_value`` over ``functional_call`` runs every member's 
 backward at once, each on its own minibatch (the order of its seed's ``DataLoader``).  BatchNorm
 running statistics are stacked buffers updated in place per member; random layers (dropout) draw
 independently per member (``randomness="different"``: not the numbers the plain loop draws).
+A tied weight (one tensor under several names, as a language model's output layer and embedding)
+is stacked once and passed under every name; a parameter with ``requires_grad=False`` gets no
+gradient, so the optimizer skips it, as it does alone.
 
 Each member keeps its own optimizer, an instance of the user's class over *views* of its slice of
 the stacked parameters, and its own ``ScheduleLR``/``PlateauLR``: every update is the user's
@@ -63,6 +66,21 @@ def build_members(task: UserTask, seeds: Sequence[int], device: torch.device) ->
     return nets
 
 
+def tied_names(net: torch.nn.Module) -> dict[str, str]:
+    """``{alias: name}`` of the parameters and buffers ``net`` holds under several names (tied
+    weights: a language model's output layer reusing its embedding matrix); ``name`` is the
+    first, the one ``stack_module_state`` stacks it under."""
+    first: dict[int, str] = {}
+    aliases = {}
+    named = [*net.named_parameters(remove_duplicate=False),
+             *net.named_buffers(remove_duplicate=False)]  # fmt: skip
+    for name, tensor in named:
+        source = first.setdefault(id(tensor), name)
+        if source != name:
+            aliases[name] = source
+    return aliases
+
+
 class StackedTrainer:
     """Trains ``members`` of ``task`` at once as one stacked model (see the module docstring)."""
 
@@ -81,9 +99,14 @@ class StackedTrainer:
         params, buffers = stack_module_state(nets)
         self.params = {k: v.detach() for k, v in params.items()}
         self.buffers = {k: v.detach().clone() for k, v in buffers.items()}
+        # moving to "meta" unties tied weights in the template: every functional call passes
+        # the stacked tensor under each of its names (see _named)
         self.template = copy.deepcopy(nets[0]).to("meta")
+        self._aliases = tied_names(nets[0])
         self._state_keys = list(nets[0].state_dict())
         batchnorm = free.has_batchnorm(nets[0])
+        #: parameters with requires_grad=False (a frozen backbone) get no gradient, as alone
+        self._trainable = [k for k, p in nets[0].named_parameters() if p.requires_grad]
         del nets
         self.steps_per_epoch = task.steps_per_epoch()
         self.views = [[p[k] for p in self.params.values()] for k in range(len(members))]
@@ -108,9 +131,9 @@ class StackedTrainer:
         self._frozen: dict[int, dict[str, torch.Tensor]] = {}  # diverged members' buffers
         self._epoch = 0
         self.randomness = randomness
-        self._step = _quiet(
+        self._grads = _quiet(
             vmap(
-                grad_and_value(self._loss, has_aux=True), in_dims=(0, 0, 0, 0),
+                grad_and_value(self._loss, has_aux=True), in_dims=(0, 0, 0, 0, 0),
                 randomness=randomness,
             )
         )  # fmt: skip
@@ -119,12 +142,25 @@ class StackedTrainer:
             self._restore(list(states))
 
     # -- the functional model ------------------------------------------------------------------
-    def _forward(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.template, (params, buffers), (x,))
+    def _named(self, *tensors: dict) -> dict:
+        """One ``{name: tensor}`` of ``tensors``, each tied tensor under all of its names."""
+        named = {k: v for part in tensors for k, v in part.items()}
+        named.update({alias: named[name] for alias, name in self._aliases.items()})
+        return named
 
-    def _loss(self, params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor):
-        out = self._forward(params, buffers, x)
+    def _forward(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.template, self._named(params, buffers), (x,))
+
+    def _loss(self, trainable: dict, frozen: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor):
+        out = functional_call(self.template, self._named(trainable, frozen, buffers), (x,))
         return self.task.loss(out, y), out
+
+    def _step(self, params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor):
+        """``(gradients of the trainable parameters by name, (losses, outputs))`` of every
+        member on its own minibatch (``x``, ``y``: ``(K, B, ...)``)."""
+        trainable = {k: params[k] for k in self._trainable}
+        frozen = {k: v for k, v in params.items() if k not in trainable}
+        return self._grads(trainable, frozen, buffers, x, y)
 
     # -- training ------------------------------------------------------------------------------
     @property
@@ -158,8 +194,9 @@ class StackedTrainer:
                     self._diverged[i] = True  # the weights stay as they were before this step
                     self._frozen[i] = {n: b[i].clone() for n, b in self.buffers.items()}
                 if not self._diverged[i]:
-                    for v, g in zip(self.views[i], grads.values(), strict=True):
-                        v.grad = g[i]
+                    for name, v in zip(self.params, self.views[i], strict=True):
+                        if name in grads:
+                            v.grad = grads[name][i]
                     self.optimizers[i].step()
                     meters[i].add(values[i], idx.shape[1], hits[i])
                 loop.after_step(self.schedulers[i])
@@ -229,7 +266,7 @@ class StackedTrainer:
     def _member_model(self, i: int) -> dict[str, torch.Tensor]:
         tensors = {**{k: v[i] for k, v in self.params.items()},
                    **{k: v[i] for k, v in self.buffers.items()}}  # fmt: skip
-        return {key: tensors[key] for key in self._state_keys}
+        return {key: tensors[self._aliases.get(key, key)] for key in self._state_keys}
 
     def member_state(self, i: int) -> dict:
         """Member ``i``'s checkpoint, the same as the per-run engine's (no torch RNG state: this
