@@ -532,7 +532,11 @@ VIT_LINEAR = Experiment(
             "Fashion-MNIST (CIFAR-10 is not on this machine): 24,000 training "
             "images; 6,000 validation (choice), the 10,000 test images (comparison)",
         ),
-        ("model", "a small vision transformer", "schedlab's vit: 4x4 patches, 2 blocks, width 64"),
+        (
+            "model",
+            "a small vision transformer",
+            "schedlab's vit: a 4x4 grid of 7x7 patches, 2 blocks, width 64",
+        ),
         ("optimizer", "Adam", "Adam, batch 128, rates per optimizer step"),
         ("epochs", "not stated", "10"),
         ("constant", "the best of a sweep", "the best of 3e-4, 1e-3, 3e-3, 1e-2 (5 seeds)"),
@@ -558,7 +562,7 @@ VIT_LINEAR = Experiment(
         ),
     ),
     differences=(
-        "Fashion-MNIST with schedlab's small ViT (4x4 patches, 2 blocks, width 64) unless "
+        "Fashion-MNIST with schedlab's small ViT (a 4x4 grid of 7x7 patches, 2 blocks, width 64) unless "
         "CIFAR-10 is present locally; no data augmentation (the source states none either).",
         "10 epochs on 24,000 training images instead of the source's CIFAR-10 run (its length "
         "is not stated).",
