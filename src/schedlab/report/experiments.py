@@ -103,10 +103,11 @@ def _power(c: Comparison) -> tuple[str, str]:
     return mde, need
 
 
-def _one(c: Comparison, sign: int, verdict: str) -> list[str]:
+def _tests(c: Comparison, sign: int) -> list[str]:
+    """Sign test, Holm-adjusted t and TOST p-values, MDE and seeds needed of ``c``."""
     mde, need = _power(c)
-    return [effect(c), f"{side(c, sign)} (p {_p(c.p_sign_adj)})", _p(c.p_t_adj),
-            _p(c.p_tost_adj), mde, need]  # fmt: skip
+    return [f"{side(c, sign)} (p {_p(c.p_sign_adj)})", _p(c.p_t_adj), _p(c.p_tost_adj), mde,
+            need]  # fmt: skip
 
 
 def decisive(d: Decision, verdicts: Sequence[str]) -> int:
@@ -119,16 +120,6 @@ def decisive(d: Decision, verdicts: Sequence[str]) -> int:
         order[verdicts[i]], d.signs[i] * d.comparisons[i].mean_diff
         if math.isfinite(d.comparisons[i].mean_diff) else 0.0,
     ))  # fmt: skip
-
-
-def comparison_verdicts(outcome: ExperimentOutcome, d: Decision, family: str) -> list[str]:
-    """The verdict of each comparison of ``d`` (as the claim's decision used them)."""
-    from schedlab.lab.experiments.claims import decide_comparison
-
-    design = outcome.experiment.design
-    chaotic = family in design.chaotic_families
-    return [decide_comparison(c, s, design.alpha, chaotic)
-            for c, s in zip(d.comparisons, d.signs, strict=True)]  # fmt: skip
 
 
 def _reading(d: Decision, epochs: int) -> str:
@@ -148,14 +139,14 @@ def verdict_rows(outcome: ExperimentOutcome) -> list[list[str]]:
             rows.append([v.claim, "-", v.verdict.upper(), v.evidence, "", "", "", "", ""])
             continue
         for k, d in enumerate(v.decisions):
-            each = comparison_verdicts(outcome, d, v.family)
+            each = d.each
             i = decisive(d, each)
             c = d.comparisons[i]
             label = f"{d.verdict.upper()}" + (f" ({d.summary})" if d.summary else "")
             shown = d.names[i] if len(d.comparisons) > 1 else ""
             rows.append([v.claim if k == 0 else "", _reading(d, epochs_of(outcome)), label,
                          (f"{shown}: " if shown else "") + effect(c),
-                         *_one(c, d.signs[i], each[i])[1:]])  # fmt: skip
+                         *_tests(c, d.signs[i])])  # fmt: skip
     return rows
 
 
@@ -164,7 +155,7 @@ def comparison_rows(outcome: ExperimentOutcome) -> list[list[str]]:
     rows = []
     for v in outcome.verdicts:
         for d in v.decisions:
-            each = comparison_verdicts(outcome, d, v.family)
+            each = d.each
             for name, sign, c, verdict in zip(d.names, d.signs, d.comparisons, each, strict=True):
                 mde, need = _power(c)
                 rows.append([v.claim, _reading(d, epochs_of(outcome)), name, verdict, effect(c),
@@ -336,7 +327,7 @@ def _steps_per_epoch(outcome: ExperimentOutcome, label: str) -> float:
 def _panel_rows(outcome: ExperimentOutcome, v: Verdict, d: Decision) -> list[dict[str, Any]]:
     from schedlab.report.plots import schedule_style
 
-    each = comparison_verdicts(outcome, d, v.family)
+    each = d.each
     rows = []
     for name, c, verdict in zip(d.names, d.comparisons, each, strict=True):
         rows.append({

@@ -108,8 +108,10 @@ class Decision:
     comparisons: tuple[Comparison, ...]
     #: per comparison: +1 when a positive ``a - b`` supports the claim, -1 when a negative does
     signs: tuple[int, ...]
-    #: per comparison: what it tests, e.g. ``exponential - linear (val_acc)``
+    #: per comparison: what it tests, e.g. ``exponential - linear (val_acc; claim > 0)``
     names: tuple[str, ...]
+    #: per comparison: its own verdict (see :func:`decide_comparison`)
+    each: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -444,7 +446,7 @@ def judge_all(
                     for c, s in zip(comps, signs, strict=True)]  # fmt: skip
             verdict, summary = claim.decide(each, reading)
             decisions.append(Decision(reading.at(scale), verdict, summary, tuple(comps),
-                                      tuple(signs), tuple(names)))  # fmt: skip
+                                      tuple(signs), tuple(names), tuple(each)))  # fmt: skip
         head = decisions[0]
         about = ", ".join(dict.fromkeys(c.a for c in head.comparisons)) + (
             " vs " + ", ".join(dict.fromkeys(c.b for c in head.comparisons))
