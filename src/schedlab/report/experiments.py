@@ -32,18 +32,31 @@ def estimate(e: Estimate) -> str:
 
 # --- the ranking -------------------------------------------------------------------------------
 
-RANKING_HEAD = ("#", "schedule", "optimizer", "seeds", "final val_acc [95% CI]",
+RANKING_HEAD = ("#", "schedule", "optimizer", "evaluated on", "seeds", "final val_acc [95% CI]",
                 "best val_acc [95% CI]", "Δ vs baseline [95% CI]", "p", "flags")  # fmt: skip
 
 
+def split_of(outcome: ExperimentOutcome, label: str) -> str:
+    """``test`` for a schedule of a sweep validated on the official test split, else
+    ``validation``."""
+    for plan in outcome.plans:
+        if any(lb == label for lb, _ in plan.schedules):
+            return "test" if plan.config.val_fraction == 0 else "validation"
+    return "validation"
+
+
 def ranking_rows(outcome: ExperimentOutcome) -> list[list[str]]:
-    """One row per schedule: rank, label, optimizer, final and best val_acc [95% CI], Δ vs
-    baseline [CI], p (t-test, uncorrected: the ranking describes, the verdicts decide), flags."""
+    """One row per schedule: rank, label, optimizer, the split it is evaluated on, final and best
+    val_acc [95% CI], Δ vs baseline [CI] and p (t-test, uncorrected: the ranking describes, the
+    verdicts decide; only against a baseline on the same split), flags."""
     rows = []
+    base_split = split_of(outcome, outcome.baseline)
     for i, r in enumerate(outcome.rows, 1):
         vs = r.vs_baseline
-        if vs is None:
-            delta, p = ("baseline" if r.label == outcome.baseline else "-"), "-"
+        split = split_of(outcome, r.label)
+        if vs is None or split != base_split:
+            delta = "baseline" if r.label == outcome.baseline else "-"
+            delta, p = (delta if vs is None else "(another split)"), "-"
         else:
             delta = fmt.interval(
                 Estimate(vs.mean_diff, vs.low, vs.high, vs.n), fixed=True, sign=True
@@ -52,7 +65,7 @@ def ranking_rows(outcome: ExperimentOutcome) -> list[list[str]]:
         n = len(r.seeds)
         flags = [f"diverged {r.diverged}/{n}"] if r.diverged else []
         rows.append([
-            str(i), r.label, outcome.results.optimizers.get(r.label, "-"), str(n),
+            str(i), r.label, outcome.results.optimizers.get(r.label, "-"), split, str(n),
             estimate(r.final), estimate(r.best), delta, p, ", ".join(flags) or "-",
         ])  # fmt: skip
     return rows
