@@ -458,8 +458,13 @@ def plot_step_rates(
             spe = steps_per_epoch[label]
             distinct = [seeds[0]] + [r for r in seeds[1:] if not np.array_equal(r, seeds[0])]
             for i, r in enumerate(distinct):
-                x = np.arange(len(r) + 1) / spe
-                y = np.append(r, r[-1]) if len(r) else r
+                r = np.asarray(r, dtype=float)
+                if not len(r):
+                    continue
+                # a step line needs only the steps where the rate changes (and the run's end)
+                keep = np.concatenate(([0], np.flatnonzero(np.diff(r) != 0) + 1))
+                x = np.append(keep, len(r)) / spe
+                y = np.append(r[keep], r[-1])
                 ax.plot(x, y, color=colour, linestyle=style, drawstyle="steps-post",
                         linewidth=1.4 if len(distinct) == 1 else 0.7,
                         alpha=1.0 if len(distinct) == 1 else 0.6,
