@@ -1,8 +1,9 @@
 """``schedlab reproduce NAME``: rerun a source experiment and say which of its claims hold.
 
-A thin shell over :mod:`schedlab.lab.experiments`: train (or resume) the experiment's sweeps, print
-the ranking and the verdict table, and write to ``--out``: ``NAME.html`` (verdicts, ranking,
-figures, links to each sweep's full report), ``NAME.md``, ``NAME.json`` and ``NAME-*.png``.
+A thin shell over :mod:`schedlab.lab.experiments`: train (or resume) the experiment's sweeps at its
+pre-declared design (or the pilot, ``--quick``, a custom scale), print the verdict table and the
+ranking, and write to ``--out``: ``NAME.html`` (verdicts, every comparison, ranking, figures,
+links to each sweep's full report), ``NAME.md``, ``NAME.json`` and ``NAME-*.svg``.
 """
 
 from __future__ import annotations
@@ -31,32 +32,27 @@ def _table(
     table = Table(title=title, show_lines=color_col is not None)
     for h in head:
         table.add_column(h, overflow="fold")
-    styles = {"CONFIRMED": "green", "REFUTED": "red", "INCONCLUSIVE": "yellow"}
+    styles = {"CONFIRMED": "green", "REFUTED": "red", "NO DIFFERENCE": "cyan",
+              "INCONCLUSIVE": "yellow"}  # fmt: skip
     for row in rows:
         cells = list(row)
         if color_col is not None:
-            cells[color_col] = f"[{styles.get(row[color_col], 'white')}]{row[color_col]}[/]"
+            style = styles.get(row[color_col].split(" (")[0], "white")
+            cells[color_col] = f"[{style}]{row[color_col]}[/]"
         table.add_row(*cells)
     return table
 
 
 def _figures(outcome: Any, out: Path) -> dict[str, Path]:
-    """Comparison plots of every schedule, mean ± 1 sd over seeds: ``alt text -> png path``."""
-    from schedlab.report.plots import plot_comparison, save_figure
+    """The experiment's figures as SVG (``schedlab.report.experiments.figures``): per-seed curves,
+    per-step rates, paired differences: ``alt text -> svg path``."""
+    from schedlab.report.experiments import figures
+    from schedlab.report.plots import save_figure
 
-    name, v = outcome.experiment.name, outcome.variant
-    groups = {r.label: list(outcome.results.curves[r.label].values()) for r in outcome.rows}
-    losses = (("train_loss", "training loss"), ("val_loss", "validation loss"))
-    figures = {
-        "comparison": (f"{name}: validation loss, accuracy and rate of every schedule",
-                       plot_comparison(groups)),
-        "losses": (f"{name}: training vs validation loss (overfitting: validation loss rises)",
-                   plot_comparison(groups, metrics=losses, log_loss=True)),
-    }  # fmt: skip
+    name = outcome.experiment.name
     paths = {}
-    for key, (alt, fig) in figures.items():
-        fig.suptitle(f"{alt} ({v.epochs} epochs, {len(v.seeds)} seeds, mean ± 1 sd)", fontsize=10)
-        paths[alt] = out / f"{name}-{key}.png"
+    for key, (alt, fig) in figures(outcome).items():
+        paths[alt] = out / f"{name}-{key}.svg"
         save_figure(fig, paths[alt])
     return paths
 
@@ -79,7 +75,13 @@ def reproduce(
     quick: Annotated[
         bool, typer.Option(help="The small variant (minutes on 2 CPU cores).")
     ] = False,
-    seeds: Annotated[int, typer.Option(help="Seeds per schedule (0..N-1).")] = 3,
+    seeds: Annotated[
+        int | None,
+        typer.Option(help="Seeds per schedule (0..N-1; default: the declared design's seeds)."),
+    ] = None,
+    pilot: Annotated[
+        bool, typer.Option(help="The pilot: the declared scale with seeds 0, 1, 2 (exploratory).")
+    ] = False,
     store: Annotated[
         str, typer.Option(help="SQLite run store (created if missing).")
     ] = DEFAULT_STORE,
@@ -96,12 +98,13 @@ def reproduce(
         int | None, typer.Option(help="torch CPU threads (default: torch's).")
     ] = None,
     figures: Annotated[
-        Path | None, typer.Option(help="Also copy the PNG figures into this folder.")
+        Path | None, typer.Option(help="Also copy the SVG figures into this folder.")
     ] = None,
     report: Annotated[bool, typer.Option(help="Write the HTML reports.")] = True,
 ) -> None:
-    """Reproduce a source experiment (>= 3 seeds, batched trainer) and judge each of its claims:
-    confirmed / refuted / inconclusive, with the paired 95% intervals that decide it."""
+    """Reproduce a source experiment at its pre-declared design and judge each of its claims:
+    confirmed / refuted / no difference / inconclusive (paired tests, Holm within each claim
+    family, TOST against the smallest effect of interest, sign test, power)."""
     console = stdout_console()
     with errors():
         from schedlab.lab.experiments import get_experiment, run_experiment
@@ -109,6 +112,7 @@ def reproduce(
         from schedlab.report.experiments import (
             RANKING_HEAD,
             VERDICT_HEAD,
+            design_lines,
             html_page,
             markdown,
             ranking_rows,
@@ -116,7 +120,7 @@ def reproduce(
         )  # fmt: skip
 
         experiment = get_experiment(name)
-        if seeds < 1:
+        if seeds is not None and seeds < 1:
             raise ConfigError(f"--seeds must be >= 1; got {seeds}")
         if threads is not None:
             if threads < 1:
@@ -124,7 +128,9 @@ def reproduce(
             import torch
 
             torch.set_num_threads(threads)
-        variant = experiment.variant(quick=quick, seeds=seeds, epochs=epochs, train_size=train_size)
+        variant = experiment.variant(
+            quick=quick, pilot=pilot, seeds=seeds, epochs=epochs, train_size=train_size
+        )
         out_dir = Path(out or f"out/experiments/{name}")
         out_dir.mkdir(parents=True, exist_ok=True)
         Path(store).parent.mkdir(parents=True, exist_ok=True)
@@ -138,24 +144,26 @@ def reproduce(
             console.print(_table(f"{name}: ranking by final val_acc (mean [95% CI] over seeds; "
                                  f"baseline {outcome.baseline})", RANKING_HEAD,
                                  ranking_rows(outcome), None))  # fmt: skip
-            console.print(_table(f"{name}: verdicts", VERDICT_HEAD, verdict_rows(outcome), 1))
-            pngs = _figures(outcome, out_dir)
+            for line in design_lines(outcome):
+                console.print(line)
+            console.print(_table(f"{name}: verdicts", VERDICT_HEAD, verdict_rows(outcome), 2))
+            svgs = _figures(outcome, out_dir)
             reports = _reports(run_store, outcome, out_dir) if report else {}
         (out_dir / f"{name}.json").write_text(json.dumps(outcome.to_dict(), indent=2) + "\n")
         (out_dir / f"{name}.md").write_text(
-            markdown(outcome, {alt: p.name for alt, p in pngs.items()}), encoding="utf-8"
+            markdown(outcome, {alt: p.name for alt, p in svgs.items()}), encoding="utf-8"
         )
         if report:
             images = {
-                alt: "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode()
-                for alt, p in pngs.items()
+                alt: "data:image/svg+xml;base64," + base64.b64encode(p.read_bytes()).decode()
+                for alt, p in svgs.items()
             }
             page = out_dir / f"{name}.html"
             page.write_text(html_page(outcome, images, reports), encoding="utf-8")
             console.print(f"report: {page}")
         if figures is not None:
             figures.mkdir(parents=True, exist_ok=True)
-            for p in pngs.values():
+            for p in svgs.values():
                 shutil.copyfile(p, figures / p.name)
         console.print(f"results: {out_dir / (name + '.json')}, {out_dir / (name + '.md')}")
 

@@ -369,3 +369,223 @@ def plot_search(
     if axes[0].get_legend_handles_labels()[0]:
         axes[0].legend(fontsize=7, loc="best")
     return fig
+
+
+# --- one colour per schedule, across every figure -------------------------------------------------
+
+#: the colour of each kind of schedule, by the base of its label (the same in every experiment)
+SCHEDULE_COLORS: dict[str, str] = {
+    "constant": "#222222",
+    "adam": "#8c564b",
+    "adam_default": "#8c564b",
+    "step": "#1f77b4",
+    "steplr": "#1f77b4",
+    "exponential": "#d62728",
+    "exponentiallr": "#d62728",
+    "cosine": "#2ca02c",
+    "warmup_cosine": "#006d2c",
+    "linear": "#ff7f0e",
+    "plateau": "#9467bd",
+    "cyclic": "#e377c2",
+    "polynomial": "#bcbd22",
+    "time_based": "#17becf",
+    "inverse_time": "#0b5563",
+}
+_GREYS = ("#c7c7c7", "#969696", "#636363", "#252525", "#000000")
+#: label suffixes of a variant of a schedule (drawn dashed in its colour): another start rate,
+#: another validation split
+VARIANT_MARKS = ("@", "_test")
+
+
+def schedule_style(label: str, others: Sequence[str] = ()) -> tuple[str, str]:
+    """``(colour, line style)`` of the schedule ``label``: its kind's colour from
+    :data:`SCHEDULE_COLORS` (``constant_<rate>`` in greys, darker for higher rates among the
+    constants in ``others``; unknown kinds from the palette by a stable hash), dashed for a
+    variant (a label with a suffix of :data:`VARIANT_MARKS`)."""
+    base, dashed = label, False
+    for mark in VARIANT_MARKS:
+        if mark in base:
+            base, dashed = base.split(mark)[0], True
+    style = "--" if dashed else "-"
+    if base in SCHEDULE_COLORS:
+        return SCHEDULE_COLORS[base], style
+    if base.startswith("constant_"):
+        rates = sorted({_rate(x) for x in [base, *others] if x.startswith("constant_")} - {None})
+        rate = _rate(base)
+        if rate is not None and len(rates) > 1:
+            pick = round(rates.index(rate) * (len(_GREYS) - 2) / (len(rates) - 1)) + 1
+            return _GREYS[min(pick, len(_GREYS) - 1)], style
+        return SCHEDULE_COLORS["constant"], style
+    return color(sum(map(ord, base))), style
+
+
+def _rate(label: str) -> float | None:
+    text = label.split("@")[0].removeprefix("constant_").removesuffix("_test")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _seed_matrix(runs: Sequence[History], key: str) -> np.ndarray:
+    length = max(len(r) for r in runs)
+    data = np.full((len(runs), length), np.nan)
+    for i, run in enumerate(runs):
+        data[i, : len(run)] = _column(run, key)
+    return data
+
+
+def plot_seed_curves(
+    groups: Mapping[str, Sequence[History]],
+    *,
+    metrics: Sequence[tuple[str, str]] = (
+        ("val_loss", "validation loss"),
+        ("val_acc", "validation accuracy"),
+    ),
+    title: str | None = None,
+    log_loss: bool = False,
+) -> Figure:
+    """Schedules side by side, one panel per metric: every seed's run as a thin line in the
+    schedule's colour (:func:`schedule_style`) and the mean over seeds drawn over them, so that
+    the spread, outliers and diverged seeds stay visible (no bands)."""
+    if not groups or any(not runs for runs in groups.values()):
+        raise ConfigError("plot_seed_curves: groups must map each label to at least one run")
+    shown = [(k, n) for k, n in metrics if any(_has(r, k) for rs in groups.values() for r in rs)]
+    fig, axes = _figure(4.6 * len(shown), 4.0, len(shown))
+    labels = list(groups)
+    for ax, (key, name) in zip(axes, shown, strict=True):
+        for label, runs in groups.items():
+            colour, style = schedule_style(label, labels)
+            data = _seed_matrix(runs, key)
+            x = np.arange(1, data.shape[1] + 1)
+            for row in data:
+                ax.plot(x, row, color=colour, linestyle=style, linewidth=0.6, alpha=0.4)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(data, axis=0)
+            ax.plot(x, mean, color=colour, linestyle=style, linewidth=1.8,
+                    label=f"{_short(label, 40)} ({len(runs)} seeds)")  # fmt: skip
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epochs completed")
+        if key.endswith("_loss") and (log_loss or _wide(groups, key)):
+            ax.set_yscale("log")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), fontsize=8,
+               frameon=False)  # fmt: skip
+    if title:
+        fig.suptitle(_short(title, 120), fontsize=10)
+    return fig
+
+
+def plot_step_rates(
+    panels: Mapping[str, Mapping[str, Sequence[np.ndarray]]],
+    *,
+    steps_per_epoch: Mapping[str, float],
+    title: str | None = None,
+) -> Figure:
+    """The learning rate of every optimizer step on a *linear* axis against epochs (step /
+    ``steps_per_epoch[label]``), one panel per entry of ``panels`` (title -> label -> each seed's
+    per-step rates); seeds whose rates differ (reduce-on-plateau) get a thin line each."""
+    if not panels or any(not p for p in panels.values()):
+        raise ConfigError("plot_step_rates: panels must hold at least one schedule each")
+    fig, axes = _figure(max(7.0, 4.6 * len(panels)), 4.2, len(panels))
+    legend: dict[str, Any] = {}
+    for ax, (name, rates) in zip(axes, panels.items(), strict=True):
+        labels = list(rates)
+        for label, seeds in rates.items():
+            colour, style = schedule_style(label, labels)
+            spe = steps_per_epoch[label]
+            distinct = [seeds[0]] + [r for r in seeds[1:] if not np.array_equal(r, seeds[0])]
+            for i, r in enumerate(distinct):
+                r = np.asarray(r, dtype=float)
+                if not len(r):
+                    continue
+                # a step line needs only the steps where the rate changes (and the run's end)
+                keep = np.concatenate(([0], np.flatnonzero(np.diff(r) != 0) + 1))
+                x = np.append(keep, len(r)) / spe
+                y = np.append(r[keep], r[-1])
+                ax.plot(x, y, color=colour, linestyle=style, drawstyle="steps-post",
+                        linewidth=1.4 if len(distinct) == 1 else 0.7,
+                        alpha=1.0 if len(distinct) == 1 else 0.6,
+                        label=_short(label, 40) if i == 0 else None)  # fmt: skip
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("learning rate (per optimizer step)")
+        ax.set_title(name, fontsize=10)
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center",
+               ncols=min(len(legend), 5), fontsize=8, frameon=False)  # fmt: skip
+    if title:
+        fig.suptitle(_short(title, 120), fontsize=10)
+    return fig
+
+
+def plot_paired_differences(
+    panels: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    title: str | None = None,
+) -> Figure:
+    """The evidence behind verdicts: one panel per family of comparisons, one row per comparison
+    (``name``, per-seed ``values`` of ``a - b``, ``mean``, t interval ``low``/``high``, bootstrap
+    interval ``boot_low``/``boot_high``, ``sesoi``, ``verdict``, ``color``): every seed as a point,
+    the mean with its t interval (thick) and bootstrap interval (thin, below), 0 and the +-SESOI
+    band of "no difference"; infinite values (diverged runs) sit at the panel's edge as arrows."""
+    if not panels or any(not rows for rows in panels.values()):
+        raise ConfigError("plot_paired_differences: panels must hold at least one comparison")
+    heights = [0.9 + 0.42 * len(rows) for rows in panels.values()]
+    fig = Figure(figsize=(9.6, sum(heights) + 0.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(len(panels), 1, height_ratios=heights)
+    for k, (name, rows) in enumerate(panels.items()):
+        ax = fig.add_subplot(grid[k])
+        ax.grid(True, axis="x", alpha=0.3, linewidth=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+        finite = [float(v) for r in rows for v in r["values"] if np.isfinite(v)]
+        finite += [float(r[key]) for r in rows for key in ("low", "high", "sesoi")
+                   if r.get(key) is not None and np.isfinite(r[key])]  # fmt: skip
+        finite += [-float(r["sesoi"]) for r in rows if r.get("sesoi")]
+        span = (min([*finite, 0.0]), max([*finite, 0.0]))
+        pad = 0.06 * max(span[1] - span[0], 1e-9)
+        lo, hi = span[0] - pad, span[1] + pad
+        for i, r in enumerate(rows):
+            y = len(rows) - 1 - i
+            colour = r.get("color", color(0))
+            sesoi = r.get("sesoi")
+            if sesoi:
+                ax.fill_between([-sesoi, sesoi], y - 0.4, y + 0.4, color="#999999", alpha=0.15,
+                                linewidth=0)  # fmt: skip
+            values = np.asarray(r["values"], dtype=float)
+            jitter = np.linspace(-0.18, 0.18, max(len(values), 1))
+            ok = np.isfinite(values)
+            ax.scatter(values[ok], y + 0.12 + jitter[ok] * 0.5, s=12, color=colour, alpha=0.7,
+                       linewidths=0, zorder=3)  # fmt: skip
+            for v, j in zip(values[~ok], jitter[~ok], strict=True):
+                if np.isnan(v):
+                    continue
+                edge, marker = (hi, ">") if v > 0 else (lo, "<")
+                ax.scatter([edge], [y + 0.12 + j * 0.5], s=22, marker=marker, color=colour,
+                           zorder=3)  # fmt: skip
+            if np.isfinite(r.get("low", np.nan)) and np.isfinite(r.get("high", np.nan)):
+                ax.plot([r["low"], r["high"]], [y - 0.12] * 2, color=colour, linewidth=3.0,
+                        solid_capstyle="butt")  # fmt: skip
+            if np.isfinite(r.get("boot_low", np.nan)) and np.isfinite(r.get("boot_high", np.nan)):
+                ax.plot([r["boot_low"], r["boot_high"]], [y - 0.26] * 2, color=colour,
+                        linewidth=1.0)  # fmt: skip
+            if np.isfinite(r.get("mean", np.nan)):
+                ax.scatter([r["mean"]], [y - 0.12], s=40, marker="D", color="white",
+                           edgecolors=colour, zorder=4)  # fmt: skip
+            ax.text(1.01, y, r.get("verdict", ""), transform=ax.get_yaxis_transform(),
+                    fontsize=8, va="center")  # fmt: skip
+        ax.axvline(0, color="#444444", linewidth=0.8)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_yticks(range(len(rows)), [_short(r["name"], 64) for r in reversed(rows)],
+                      fontsize=8)  # fmt: skip
+        ax.set_title(_short(name, 110), fontsize=9, loc="left")
+    fig.supxlabel("a - b per seed (points); mean with 95% t interval (thick) and bootstrap "
+                  "interval (thin); grey: ±SESOI", fontsize=8)  # fmt: skip
+    if title:
+        fig.suptitle(_short(title, 120), fontsize=10)
+    return fig

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from schedlab.lab.analysis import stats
+from schedlab.lab.analysis.inference import holm
 from schedlab.lab.runs.store import EpochResult, RunStore
 from schedlab.lab.train.trainer import EpochRecord
 
@@ -235,3 +236,24 @@ def test_rank_regression_uses_val_loss(tmp_path) -> None:
     assert ranking.metric == "val_loss" and not ranking.higher_is_better
     assert [r.label for r in ranking.rows] == ["cos", "const"]
     assert ranking.rows[0].vs_baseline.mean_diff == pytest.approx(-0.2)
+
+
+def test_rank_with_tests_is_the_experiments_statistics(tmp_path) -> None:
+    """rank(..., tests=True): Holm over the ranking's comparisons with the baseline, TOST against
+    the SESOI, sign test, bootstrap and power; the default stays the cheap t interval alone."""
+    with RunStore(tmp_path / "r.sqlite") as store:
+        _fill(store, _acc_curves())
+        cheap = stats.rank(store, "s")
+        full = stats.rank(store, "s", tests=True, sesoi=0.01)
+    assert all(r.tests is None for r in cheap.rows)
+    by_label = {r.label: r for r in full.rows}
+    assert by_label["const"].tests is None
+    cos, hot = by_label["cos"].tests, by_label["hot"].tests
+    assert (cos.a, cos.b, cos.family_size) == ("cos", "const", 2)
+    raw = [sps.ttest_rel([0.93, 0.92, 0.94], [0.90, 0.88, 0.89]).pvalue,
+           sps.ttest_rel([0.10, 0.10, 0.15], [0.90, 0.88, 0.89]).pvalue]  # fmt: skip
+    assert [cos.p_t_adj, hot.p_t_adj] == pytest.approx(holm(raw))
+    assert cos.mean_diff == pytest.approx(0.04) and cos.sign.wins == 3 and hot.sign.losses == 3
+    assert cos.sesoi == 0.01 and not math.isnan(cos.p_tost) and cos.seeds_needed is not None
+    assert by_label["cos"].vs_baseline.p_value == pytest.approx(cos.p_t)  # the same t-test
+    assert full.to_dict()["rows"][0]["tests"]["a"] == full.rows[0].label

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from schedlab import from_spec
 from schedlab.lab.experiments import EXPERIMENTS, VERDICTS, get_experiment, run_experiment
-from schedlab.lab.experiments.claims import Better, DivergesOrOverfitsEarly
+from schedlab.lab.experiments.claims import Better, Diverges, Reading
 from schedlab.lab.experiments.definitions import VIT_RATES, total_steps
 from schedlab.lab.experiments.spec import Experiment, Stage, SweepDef, Variant
 from schedlab.lab.experiments.timebased import compounding_rate
@@ -56,9 +56,10 @@ def test_every_claim_gets_a_verdict_with_numbers(outcomes) -> None:
 
 def test_three_seeds_every_schedule_and_the_ranking(outcomes) -> None:
     for outcome in outcomes.values():
+        assert outcome.variant.label == "quick" and outcome.variant.seeds == (0, 1, 2)
         labels = {lb for plan in outcome.plans for lb, _ in plan.schedules}
         assert {r.label for r in outcome.rows} == labels
-        assert all(r.seeds == 3 for r in outcome.rows)
+        assert all(r.seeds == (0, 1, 2) for r in outcome.rows)
         means = [r.final.mean for r in outcome.rows]
         assert means == sorted(means, reverse=True)
         base = [r for r in outcome.rows if r.label == outcome.baseline]
@@ -105,18 +106,29 @@ def test_the_constant_baseline_and_the_decays_differ(outcomes, store_path) -> No
 def test_adam_member_is_paired_with_the_sgd_sweep(outcomes) -> None:
     outcome = outcomes["fashion-choose"]
     by_label = {r.label: r for r in outcome.rows}
-    assert by_label["adam"].optimizer == "adam" and by_label["constant"].optimizer == "sgd"
+    optimizers = outcome.results.optimizers
+    assert optimizers["adam"] == "adam" and optimizers["constant"] == "sgd"
     assert by_label["adam"].vs_baseline.n == 3
-    assert len(outcome.plans) == 2 and outcome.plans[1].config.optimizer == "adam"
+    assert [p.name.split("/")[1] for p in outcome.plans] == ["sgd", "adam", "baseline-test"]
+    assert outcome.plans[1].config.optimizer == "adam"
+    # the baseline as the source ran it: all the images trained on, the test split evaluated
+    test = outcome.plans[2].config
+    assert test.val_fraction == 0 and test.train_size == outcome.plans[0].config.train_size
 
 
 def test_vit_picks_the_best_constant_then_decays_from_it(outcomes, store_path) -> None:
     outcome = outcomes["vit-linear"]
     best = outcome.context["best_constant"]
-    means = {r.label: r.final.mean for r in outcome.rows if r.label.startswith("constant_")}
-    assert best == max(means, key=means.get) and outcome.baseline == best
-    assert outcome.context["best_lr"] in VIT_RATES
+    means = {r.label: r.final.mean for r in outcome.rows
+             if r.label.startswith("constant_") and not r.label.endswith("_test")}  # fmt: skip
+    assert best == max(means, key=means.get) and outcome.baseline == f"{best}_test"
+    assert outcome.context["best_lr"] in VIT_RATES and max(VIT_RATES) == 1e-2
     decays = outcome.plans[-1]
+    # the comparison is on the held-out test split, with as many training images as the choice
+    assert decays.config.val_fraction == 0 and decays.config.train_size == 800
+    assert (
+        outcome.plans[0].config.train_size == 1000 and outcome.plans[0].config.val_fraction == 0.2
+    )
     steps = total_steps(decays.config)
     with RunStore(store_path) as store:
         run = store.runs(decays.name, label="linear", seed=0)[0]
@@ -143,27 +155,30 @@ def _exploding(variant: Variant, _ctx) -> list[SweepDef]:
 
 
 def test_a_diverging_configuration_is_flagged_as_diverged(tmp_path) -> None:
+    loss = Reading("val_loss", None, 0.05)
     exp = Experiment(
         name="explode", title="t", source="s", full=(3, 400), quick=(3, 400),
         stages=(Stage(_exploding),), baseline="sane",
-        claims=(DivergesOrOverfitsEarly("huge diverges", "huge"),
-                Better("sane beats huge", "sane", "huge")),
+        claims=(Diverges("huge diverges", "huge"),
+                Better("sane beats huge", "sane", "huge"),
+                Better("sane's loss is lower", "sane", "huge", (loss,), family="loss")),
     )  # fmt: skip
     with RunStore(tmp_path / "runs.sqlite") as store:
-        outcome = run_experiment(store, exp, exp.variant(quick=True))
+        outcome = run_experiment(store, exp, exp.variant(seeds=6))
         statuses = {r.label: r.status for r in store.runs()}
     assert statuses == {"sane": "finished", "huge": "diverged"}
     rows = {r.label: r for r in outcome.rows}
-    assert rows["huge"].diverged == 3 and rows["sane"].diverged == 0
+    assert rows["huge"].diverged == 6 and rows["sane"].diverged == 0
     assert math.isnan(rows["huge"].final.mean) and outcome.rows[-1].label == "huge"
-    assert [v.verdict for v in outcome.verdicts] == ["confirmed", "confirmed"]
-    assert "diverged 3/3" in outcome.verdicts[0].evidence
+    assert [v.verdict for v in outcome.verdicts] == ["confirmed"] * 3
+    assert "diverged in 6/6 seeds" in outcome.verdicts[0].evidence
+    assert "6/6 seeds" in outcome.verdicts[2].evidence  # decided by the sign test
 
 
 def test_cli_reproduce_writes_report_verdicts_and_figures(outcomes, store_path, tmp_path) -> None:
-    import schedlab.cli.reproduce_commands  # noqa: F401  (registers the command)
-    from schedlab.cli import app
+    from schedlab.cli import _register, app
 
+    _register()  # every command, as the console script has them
     out, figs = tmp_path / "out", tmp_path / "figs"
     result = CliRunner().invoke(app, [
         "reproduce", "mnist-five", "--quick", "--store", str(store_path), "--out", str(out),
@@ -177,20 +192,23 @@ def test_cli_reproduce_writes_report_verdicts_and_figures(outcomes, store_path, 
         v.verdict for v in outcomes["mnist-five"].verdicts
     ]
     page = (out / "mnist-five.html").read_text()
-    assert "data:image/png;base64," in page and "Verdicts" in page
+    assert "data:image/svg+xml;base64," in page and "Verdicts" in page
     assert all(c.text in page for c in EXPERIMENTS["mnist-five"].claims)
+    assert "QUICK variant" in page and "Holm" in page
     assert (out / "mnist-five_main_e6-n2000-s3.html").is_file()  # the sweep's full report
     assert sorted(p.name for p in figs.iterdir()) == [
-        "mnist-five-comparison.png",
-        "mnist-five-losses.png",
+        "mnist-five-curves-adam-rate.svg",
+        "mnist-five-curves-main.svg",
+        "mnist-five-differences-project.svg",
+        "mnist-five-rates.svg",
     ]
-    assert (figs / "mnist-five-comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert (figs / "mnist-five-rates.svg").read_text().lstrip().startswith("<?xml")
 
 
 def test_cli_rejects_bad_names_and_values(tmp_path) -> None:
-    import schedlab.cli.reproduce_commands  # noqa: F401
-    from schedlab.cli import app
+    from schedlab.cli import _register, app
 
+    _register()
     result = CliRunner().invoke(app, ["reproduce", "nope", "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 2
     said = " ".join(result.output.split())
@@ -214,7 +232,8 @@ def test_example_configs_are_the_full_variants_sweeps(path: Path) -> None:
     from_yaml = make_plan(settings.config, settings.schedules, settings.seeds, settings.name)
     name = from_yaml.name.split("/")[0]
     exp = EXPERIMENTS[name]
-    context = {"best_lr": 0.001, "best_constant": "constant_0.001"}
+    context = {"best_lr": 0.003, "best_constant": "constant_0.003",
+               "best_constant_test": "constant_0.003_test"}  # fmt: skip
     sweeps = [s for stage in exp.stages for s in stage.sweeps(exp.variant(), context)]
     plans = {p.name: p for p in plans_for(exp, exp.variant(), sweeps)}
     if plans[from_yaml.name].config.dataset == "cifar10":

@@ -19,14 +19,22 @@ A diverged run's loss is NaN, so a loss-metric mean that includes it is NaN and 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from schedlab.errors import ConfigError
+from schedlab.lab.analysis.inference import (
+    Comparison,
+    Estimate,
+    Paired,
+    adjust,
+    compare_paired,
+    mean_ci,
+    paired,
+)
 from schedlab.lab.runs.store import DONE, RunStore
 from schedlab.schedules.plateau import policy_from_spec
 
@@ -39,66 +47,6 @@ METRICS: dict[str, bool] = {
 }
 OVERFIT_WINDOW = 3
 OVERFIT_RISE = 0.01
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A mean over ``n`` values with its confidence interval ``[low, high]`` (NaN when ``n < 2``)."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
-
-
-@dataclass(frozen=True)
-class Paired:
-    """Paired-by-seed difference ``schedule - baseline``: mean, CI, t statistic, p-value, pairs."""
-
-    baseline: str
-    mean_diff: float
-    low: float
-    high: float
-    t: float
-    p_value: float
-    n: int
-
-
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Estimate:
-    """Mean and Student-t confidence interval of ``values`` (NaN in, NaN out)."""
-    if not 0 < confidence < 1:
-        raise ConfigError(f"stats: confidence must be in (0, 1), got {confidence!r}")
-    x = np.asarray(values, dtype=np.float64)
-    n = int(x.size)
-    if n == 0:
-        return Estimate(math.nan, math.nan, math.nan, 0)
-    mean = float(x.mean())
-    if n < 2 or math.isnan(mean):
-        return Estimate(mean, math.nan, math.nan, n)
-    half = float(sps.t.ppf((1 + confidence) / 2, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
-    return Estimate(mean, mean - half, mean + half, n)
-
-
-def paired(
-    x: Sequence[float], y: Sequence[float], baseline: str = "", confidence: float = 0.95
-) -> Paired:
-    """Paired comparison of ``x`` against ``y`` (same length, pair ``i`` = seed ``i``)."""
-    d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
-    est = mean_ci(d, confidence)
-    n, t, p = est.n, math.nan, math.nan
-    if n >= 2 and not math.isnan(est.mean):
-        sd = float(d.std(ddof=1))
-        if sd > 0:
-            t = est.mean / (sd / math.sqrt(n))
-            p = float(2 * sps.t.sf(abs(t), n - 1))
-        else:
-            t = 0.0 if est.mean == 0 else math.copysign(math.inf, est.mean)
-            p = 1.0 if est.mean == 0 else 0.0
-    return Paired(baseline, est.mean, est.low, est.high, t, p, n)
 
 
 def epochs_to_target(values: Sequence[float], target: float, higher_is_better: bool) -> int | None:
@@ -155,6 +103,8 @@ class ScheduleResult:
     reached: int
     diverged: int
     overfitting: int
+    #: the decision-grade comparison with the baseline (``rank(..., tests=True)``), else None
+    tests: Comparison | None = None
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -207,8 +157,16 @@ class Ranking:
         return out
 
 
-def _run_values(epochs: list[dict[str, Any]], metric: str) -> list[float]:
-    return [math.nan if (v := e.metric(metric)) is None else float(v) for e in epochs]
+def _run_values(epochs: Sequence[Any], metric: str) -> list[float]:
+    return [math.nan if (v := _value(e, metric)) is None else float(v) for e in epochs]
+
+
+def _value(epoch: Any, metric: str) -> Any:
+    return epoch.metric(metric) if hasattr(epoch, "metric") else getattr(epoch, metric)
+
+
+#: per label, per seed: one run's epochs (store rows)
+Groups = Mapping[str, Mapping[int, Sequence[Any]]]
 
 
 def rank(
@@ -219,6 +177,8 @@ def rank(
     metric: str = "val_acc",
     target: float | None = None,
     confidence: float = 0.95,
+    tests: bool = False,
+    sesoi: float | None = None,
 ) -> Ranking:
     """Rank the schedules of ``sweep`` by the mean final ``metric`` over seeds.
 
@@ -228,29 +188,62 @@ def rank(
         metric: one of ``val_acc``, ``val_loss``, ``train_acc``, ``train_loss``; ``val_acc`` on a
             regression sweep (no accuracies stored) uses ``val_loss``.
         target: metric value for epochs-to-target; default: the baseline's mean final metric.
+        tests: also decide each comparison with the baseline as the experiments do (Holm over
+            the ranking's comparisons, sign test, bootstrap interval, power; see
+            :func:`rank_groups`).  Off by default: the t interval and p-value alone are cheap.
+        sesoi: with ``tests``, the smallest effect of interest (metric units): TOST equivalence
+            and the seeds needed to detect it.
     """
-    if metric not in METRICS:
-        raise ConfigError(f"rank: metric must be one of {', '.join(METRICS)}; got {metric!r}")
     runs = store.runs(sweep)
     done = [r for r in runs if r.status in DONE]
-    curves = {r.id: store.epochs(r.id) for r in done}
+    groups: dict[str, dict[int, Sequence[Any]]] = {}
+    schedules: dict[str, str] = {}
+    statuses: dict[str, dict[int, str]] = {}
+    for r in done:
+        if history := store.epochs(r.id):
+            groups.setdefault(r.label, {})[int(r.seed)] = history
+            statuses.setdefault(r.label, {})[int(r.seed)] = r.status
+        schedules[r.label] = r.schedule
+    return rank_groups(
+        groups, schedules, sweep=sweep, statuses=statuses, baseline=baseline, metric=metric,
+        target=target, confidence=confidence, tests=tests, sesoi=sesoi,
+        incomplete=len(runs) - len(done),
+    )  # fmt: skip
+
+
+def rank_groups(
+    groups: Groups,
+    schedules: Mapping[str, str],
+    *,
+    sweep: str = "",
+    statuses: Mapping[str, Mapping[int, str]] | None = None,
+    baseline: str | None = None,
+    metric: str = "val_acc",
+    target: float | None = None,
+    confidence: float = 0.95,
+    tests: bool = False,
+    sesoi: float | None = None,
+    alpha: float = 0.05,
+    incomplete: int = 0,
+) -> Ranking:
+    """The ranking of ``groups`` (label -> seed -> epochs; ``schedules``: label -> canonical text),
+    whichever sweeps they come from: :func:`rank` for one sweep of a store, the experiments for
+    all of theirs.  With ``tests`` every row's comparison with the baseline is also a
+    :class:`Comparison` (Holm-adjusted over the ranking's comparisons)."""
+    if metric not in METRICS:
+        raise ConfigError(f"rank: metric must be one of {', '.join(METRICS)}; got {metric!r}")
     if metric.endswith("_acc") and all(
-        e.metric(metric) is None for c in curves.values() for e in c
+        _value(e, metric) is None for seeds in groups.values() for h in seeds.values() for e in h
     ):
         metric = metric.replace("_acc", "_loss")
     higher = METRICS[metric]
-    groups: dict[str, list[dict[str, Any]]] = {}
-    schedules: dict[str, str] = {}
-    for r in done:
-        groups.setdefault(r.label, []).append(r)
-        schedules[r.label] = r.schedule
-    base_label = find_baseline(baseline, schedules) if schedules else None
+    base_label = find_baseline(baseline, dict(schedules)) if schedules else None
     finals = {
-        label: {r.seed: _run_values(curves[r.id], metric)[-1] for r in rs if curves[r.id]}
-        for label, rs in groups.items()
+        label: {seed: _run_values(h, metric)[-1] for seed, h in seeds.items() if h}
+        for label, seeds in groups.items()
     }
     target_source = "given"
-    if target is None and base_label is not None:
+    if target is None and base_label is not None and base_label in finals:
         target = mean_ci(list(finals[base_label].values())).mean
         target_source = f"mean final {metric} of the baseline {base_label!r}"
         if math.isnan(target):
@@ -258,14 +251,38 @@ def rank(
     elif target is None:
         target_source = "none"
     rows = [
-        _schedule_result(label, schedules[label], rs, curves, metric, higher, finals,
-                         base_label, target, confidence)
-        for label, rs in groups.items()
+        _schedule_result(label, schedules[label], groups[label], (statuses or {}).get(label, {}),
+                         metric, higher, finals, base_label, target, confidence)
+        for label in groups
     ]  # fmt: skip
+    if tests and base_label is not None and base_label in finals:
+        rows = _with_tests(rows, finals, base_label, sesoi, confidence, alpha)
     rows.sort(key=lambda r: (math.isnan(r.final.mean), -r.final.mean if higher else r.final.mean))
     return Ranking(
-        sweep, metric, higher, base_label, target, target_source, tuple(rows), len(runs) - len(done)
+        sweep, metric, higher, base_label, target, target_source, tuple(rows), incomplete
     )
+
+
+def _with_tests(
+    rows: list[ScheduleResult],
+    finals: Mapping[str, Mapping[int, float]],
+    base: str,
+    sesoi: float | None,
+    confidence: float,
+    alpha: float,
+) -> list[ScheduleResult]:
+    """``rows`` with their comparison ``row - base`` as a :class:`Comparison`, Holm-adjusted over
+    all of them."""
+    others = [r for r in rows if r.label != base]
+    raw = []
+    for r in others:
+        seeds = [s for s in finals[r.label] if s in finals[base]]
+        x = [finals[r.label][s] for s in seeds]
+        y = [finals[base][s] for s in seeds]
+        raw.append(compare_paired(x, y, a=r.label, b=base, sesoi=sesoi, confidence=confidence,
+                                  alpha=alpha))  # fmt: skip
+    adjusted = dict(zip((r.label for r in others), adjust(raw), strict=True))
+    return [replace(r, tests=adjusted.get(r.label)) for r in rows]
 
 
 def find_baseline(baseline: str | None, schedules: dict[str, str]) -> str | None:
@@ -288,8 +305,8 @@ def find_baseline(baseline: str | None, schedules: dict[str, str]) -> str | None
 def _schedule_result(
     label: str,
     schedule: str,
-    runs: list[dict[str, Any]],
-    curves: dict[int, list[dict[str, Any]]],
+    histories: Mapping[int, Sequence[Any]],
+    statuses: Mapping[int, str],
     metric: str,
     higher: bool,
     finals: dict[str, dict[int, float]],
@@ -297,30 +314,32 @@ def _schedule_result(
     target: float | None,
     confidence: float,
 ) -> ScheduleResult:
-    runs = [r for r in runs if curves[r.id]]
-    values = [_run_values(curves[r.id], metric) for r in runs]
+    seeds = [s for s, h in histories.items() if h]
+    values = [_run_values(histories[s], metric) for s in seeds]
     best_fn = np.nanmax if higher else np.nanmin
     bests = [float(best_fn(v)) if not np.isnan(v).all() else math.nan for v in values]
     vs = None
-    if base_label is not None and base_label != label:
+    if base_label is not None and base_label != label and base_label in finals:
         base = finals[base_label]
-        seeds = [s for s in finals[label] if s in base]
+        common = [s for s in finals[label] if s in base]
         vs = paired(
-            [finals[label][s] for s in seeds], [base[s] for s in seeds], base_label, confidence
+            [finals[label][s] for s in common], [base[s] for s in common], base_label, confidence
         )
     hits = [] if target is None else [epochs_to_target(v, target, higher) for v in values]
     reached = [h for h in hits if h is not None]
-    diverged = sum(r.status == "diverged" or any(e.diverged for e in curves[r.id]) for r in runs)
+    diverged = sum(
+        statuses.get(s) == "diverged" or any(e.diverged for e in histories[s]) for s in seeds
+    )
     overfit = sum(
         is_overfitting(
-            _run_values(curves[r.id], "train_loss"), _run_values(curves[r.id], "val_loss")
+            _run_values(histories[s], "train_loss"), _run_values(histories[s], "val_loss")
         )
-        for r in runs
+        for s in seeds
     )
     return ScheduleResult(
         label=label,
         schedule=schedule,
-        seeds=tuple(int(r.seed) for r in runs),
+        seeds=tuple(int(s) for s in seeds),
         final=mean_ci([v[-1] for v in values], confidence),
         best=mean_ci(bests, confidence),
         vs_baseline=vs,

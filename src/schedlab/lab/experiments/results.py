@@ -1,17 +1,17 @@
-"""The curves of an experiment's runs (all its sweeps), by schedule label and seed, and the
-experiment-wide ranking built from them with :mod:`schedlab.lab.analysis.stats`."""
+"""The curves of an experiment's runs (all its sweeps), by schedule label and seed; the
+experiment-wide ranking is :func:`schedlab.lab.analysis.stats.rank_groups` of them."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.stats import METRICS, Estimate, Paired, is_overfitting, mean_ci, paired
+from schedlab.lab.analysis.stats import Ranking, is_overfitting, rank_groups
 from schedlab.lab.runs.store import DONE, RunStore
 
 History = list[dict[str, Any]]
@@ -29,15 +29,19 @@ class Results:
     optimizers: Mapping[str, str]  # label -> optimizer
     curves: Mapping[str, Mapping[int, History]]
     statuses: Mapping[str, Mapping[int, str]]
+    #: per label and seed, the rate of every optimizer step (loaded with ``rates=True``)
+    rates: Mapping[str, Mapping[int, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, store: RunStore, sweeps: Iterable[str]) -> Results:
-        """Read the finished/diverged runs of ``sweeps`` from ``store``."""
+    def load(cls, store: RunStore, sweeps: Iterable[str], *, rates: bool = False) -> Results:
+        """Read the finished/diverged runs of ``sweeps`` from ``store`` (with ``rates``, also the
+        per-step rates, for figures)."""
         names: dict[str, str] = {}
         schedules: dict[str, str] = {}
         optimizers: dict[str, str] = {}
         curves: dict[str, dict[int, History]] = {}
         statuses: dict[str, dict[int, str]] = {}
+        steps: dict[str, dict[int, np.ndarray]] = {}
         for sweep in sweeps:
             for run in store.runs(sweep):
                 if run.status not in DONE:
@@ -49,7 +53,9 @@ class Results:
                 optimizers[label] = run.optimizer
                 curves.setdefault(label, {})[int(run.seed)] = store.epochs(run.id)
                 statuses.setdefault(label, {})[int(run.seed)] = run.status
-        return cls(names, schedules, optimizers, curves, statuses)
+                if rates:
+                    steps.setdefault(label, {})[int(run.seed)] = store.step_lrs(run.id)
+        return cls(names, schedules, optimizers, curves, statuses, steps)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -92,46 +98,17 @@ class Results:
         return sum(is_overfitting(tr[s], va[s]) for s in tr)
 
 
-def compare(results: Results, a: str, b: str, metric: str) -> Paired:
-    """Paired-by-seed ``a - b`` of the final ``metric`` over the seeds both have."""
-    fa, fb = results.final(a, metric), results.final(b, metric)
-    seeds = sorted(set(fa) & set(fb))
-    return paired([fa[s] for s in seeds], [fb[s] for s in seeds], b)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One schedule in the experiment-wide ranking."""
-
-    label: str
-    sweep: str
-    optimizer: str
-    schedule: str
-    seeds: int
-    final: Estimate
-    best: Estimate
-    vs_baseline: Paired | None
-    diverged: int
-    overfitting: int
-
-
-def ranking(results: Results, metric: str = "val_acc", baseline: str | None = None) -> list[Row]:
-    """Every schedule of the experiment, best mean final ``metric`` first (NaN last), with its
-    95% t interval over seeds and the paired difference against ``baseline``."""
-    if metric not in METRICS:
-        raise ConfigError(f"ranking: metric must be one of {', '.join(METRICS)}; got {metric!r}")
-    higher = METRICS[metric]
-    rows = []
-    for label in results.labels:
-        series = results.series(label, metric)
-        finals = [float(v[-1]) for v in series.values()]
-        best_fn = np.nanmax if higher else np.nanmin
-        bests = [float(best_fn(v)) if np.isfinite(v).any() else math.nan for v in series.values()]
-        vs = compare(results, label, baseline, metric) if baseline and label != baseline else None
-        rows.append(Row(
-            label, results.sweeps[label], results.optimizers[label], results.schedules[label],
-            len(finals), mean_ci(finals), mean_ci(bests), vs, results.diverged(label),
-            results.overfitting(label),
-        ))  # fmt: skip
-    rows.sort(key=lambda r: (math.isnan(r.final.mean), -r.final.mean if higher else r.final.mean))
-    return rows
+def ranking(
+    results: Results,
+    metric: str = "val_acc",
+    baseline: str | None = None,
+    *,
+    tests: bool = False,
+    sesoi: float | None = None,
+) -> Ranking:
+    """Every schedule of the experiment, best mean final ``metric`` first (NaN last): the one
+    ranking of :func:`schedlab.lab.analysis.stats.rank_groups` over all its sweeps."""
+    return rank_groups(
+        results.curves, results.schedules, sweep="+".join(dict.fromkeys(results.sweeps.values())),
+        statuses=results.statuses, baseline=baseline, metric=metric, tests=tests, sesoi=sesoi,
+    )  # fmt: skip

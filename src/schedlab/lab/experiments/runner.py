@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from schedlab.lab.analysis.stats import Ranking, ScheduleResult
 from schedlab.lab.experiments.claims import Verdict, judge_all, resolve
-from schedlab.lab.experiments.results import Results, Row, ranking
+from schedlab.lab.experiments.results import Results, ranking
 from schedlab.lab.experiments.spec import Experiment, SweepDef, Variant
 from schedlab.lab.runs.store import RunStore
 from schedlab.lab.sweeps import SweepPlan, make_plan, run_sweep
@@ -26,9 +27,14 @@ class ExperimentOutcome:
     plans: tuple[SweepPlan, ...]
     context: dict[str, Any]
     baseline: str
-    rows: tuple[Row, ...]
+    ranking: Ranking
     verdicts: tuple[Verdict, ...]
     results: Results = field(repr=False)
+
+    @property
+    def rows(self) -> tuple[ScheduleResult, ...]:
+        """The ranking's rows, best first."""
+        return self.ranking.rows
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable summary (NaN kept as float NaN)."""
@@ -41,16 +47,18 @@ class ExperimentOutcome:
             "sweeps": [p.name for p in self.plans],
             "context": self.context,
             "baseline": self.baseline,
-            "ranking": [asdict(r) for r in self.rows],
-            "verdicts": [asdict(v) for v in self.verdicts],
+            "design": asdict(self.experiment.design),
+            "ranking": self.ranking.to_dict(),
+            "verdicts": [v.to_dict() for v in self.verdicts],
             "differences": list(self.experiment.differences),
+            "untested": [{"claim": c, "why": w} for c, w in self.experiment.untested],
         }
 
 
 def plans_for(experiment: Experiment, variant: Variant, sweeps: list[SweepDef]) -> list[SweepPlan]:
     """Sweep plans of ``sweeps`` with their experiment-scoped names."""
     return [
-        make_plan(s.config, list(s.schedules), variant.seeds, s.name(experiment.name, variant))
+        make_plan(s.config, list(s.schedules), s.seeds(variant), s.name(experiment.name, variant))
         for s in sweeps
     ]
 
@@ -83,10 +91,11 @@ def run_experiment(
         plans.extend(stage_plans)
         if stage.select is not None:
             context.update(stage.select(Results.load(store, [p.name for p in plans]), context))
-    results = Results.load(store, [p.name for p in plans])
+    results = Results.load(store, [p.name for p in plans], rates=True)
     baseline = resolve(experiment.baseline, context)
-    rows = ranking(results, "val_acc", baseline)
-    verdicts = judge_all(experiment.claims, results, context)
+    ranked = ranking(results, "val_acc", baseline)
+    scale = variant.epochs / experiment.full[0]
+    verdicts = judge_all(experiment.claims, results, context, experiment.design, scale)
     return ExperimentOutcome(
-        experiment, variant, tuple(plans), context, baseline, tuple(rows), tuple(verdicts), results
+        experiment, variant, tuple(plans), context, baseline, ranked, tuple(verdicts), results
     )
