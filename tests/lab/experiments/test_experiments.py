@@ -21,6 +21,7 @@ from schedlab.lab.experiments.timebased import compounding_rate
 from schedlab.lab.runs.store import RunStore
 from schedlab.lab.train.config import TrainConfig
 from schedlab.report.experiments import markdown
+from schedlab.report.page import escape
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 torch.set_num_threads(1)
@@ -193,7 +194,7 @@ def test_cli_reproduce_writes_report_verdicts_and_figures(outcomes, store_path, 
     ]
     page = (out / "mnist-five.html").read_text()
     assert "data:image/svg+xml;base64," in page and "Verdicts" in page
-    assert all(c.text in page for c in EXPERIMENTS["mnist-five"].claims)
+    assert all(escape(c.text) in page for c in EXPERIMENTS["mnist-five"].claims)
     assert "QUICK variant" in page and "Holm" in page
     assert (out / "mnist-five_main_e6-n2000-s3.html").is_file()  # the sweep's full report
     assert sorted(p.name for p in figs.iterdir()) == [
