@@ -131,3 +131,47 @@ def test_bad_arguments_store_nothing(tmp_path, kwargs, match) -> None:
     with pytest.raises(ConfigError if "cosine" not in match else ValueError, match=match):
         compare(**{**args, **kwargs})
     assert not store.exists()
+
+
+def test_ranking_by_a_metric_of_the_users_own(tmp_path) -> None:
+    from schedlab.lab.analysis.stats import rank
+
+    store = tmp_path / "runs.sqlite"
+    result = _compare(store, metric="val_f1:max")
+    ranking = result.ranking
+    assert (ranking.metric, ranking.higher_is_better, ranking.metric_key) == (
+        "val_f1", True, "val_f1:max",
+    )  # fmt: skip
+    with RunStore(store) as s:
+        finals = {
+            label: np.mean([s.epochs(r.id)[-1].extra["val_f1"] for r in result.runs
+                            if r.label == label])
+            for label in SCHEDULES
+        }  # fmt: skip
+        assert [r.final.mean for r in ranking] == pytest.approx(
+            sorted(finals.values(), reverse=True)
+        )
+        assert ranking.labels == sorted(finals, key=finals.get, reverse=True)
+        # lower-is-better reverses the order of the same numbers
+        low = rank(s, result.name, metric="val_f1:min")
+        assert low.labels == ranking.labels[::-1] and not low.higher_is_better
+        with pytest.raises(ConfigError, match=r"'val_mae' is not stored in sweep .*val_f1"):
+            rank(s, result.name, metric="val_mae:min")
+    page = result.report(tmp_path / "out").read_text()
+    assert "val_f1" in page
+
+
+@pytest.mark.parametrize(
+    ("metric", "match"),
+    [
+        ("val_f1", "val_f1:max' or 'val_mae:min'"),  # a metric of your own needs its direction
+        ("val_f1:up", "must be 'max' or 'min'"),
+        ("val_loss:max", "lower-is-better"),
+        ("val_mae:min", "not one of this task's metrics: .*val_f1"),
+    ],
+)
+def test_bad_ranking_metric_is_refused_before_training(tmp_path, metric, match) -> None:
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(ConfigError, match=match):
+        _compare(store, metric=metric)
+    assert not store.exists()

@@ -107,7 +107,10 @@ def compare(
         str | None, typer.Option(help="Baseline label or spec (default: the constant one).")
     ] = None,
     metric: Annotated[
-        str | None, typer.Option(help="val_acc, val_loss, train_acc, train_loss.")
+        str | None,
+        typer.Option(
+            help="val_acc, val_loss, train_acc, train_loss, or one of your metrics with its direction: val_f1:max, val_mae:min."
+        ),
     ] = None,
     target: Annotated[
         float | None, typer.Option(help="Metric target for epochs-to-target (default: baseline).")

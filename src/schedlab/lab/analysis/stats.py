@@ -45,7 +45,44 @@ METRICS: dict[str, bool] = {
     "train_acc": True,
     "train_loss": False,
 }
+#: the suffixes of a metric of the user's own (``"val_f1:max"``): which way is better
+DIRECTIONS: dict[str, bool] = {"max": True, "min": False}
 OVERFIT_WINDOW = 3
+
+
+def metric_direction(metric: str) -> tuple[str, bool]:
+    """``(name, higher_is_better)`` of a ranking metric: one of :data:`METRICS`, or a metric of
+    the user's own with its direction, ``"val_f1:max"`` / ``"val_mae:min"`` (a built-in may carry
+    its own direction, ``"val_loss:min"``)."""
+    if not isinstance(metric, str):
+        raise ConfigError(f"metric must be a string; got {metric!r}")
+    name, _, suffix = metric.partition(":")
+    if suffix and suffix not in DIRECTIONS:
+        raise ConfigError(
+            f"metric {metric!r}: the direction after ':' must be 'max' or 'min'; got {suffix!r}"
+        )
+    if name in METRICS:
+        if suffix and DIRECTIONS[suffix] != METRICS[name]:
+            raise ConfigError(
+                f"metric {metric!r}: {name} is {'higher' if METRICS[name] else 'lower'}-is-better "
+                f"(use {name!r})"
+            )
+        return name, METRICS[name]
+    if not suffix or not name.isidentifier():
+        raise ConfigError(
+            f"metric must be one of {', '.join(METRICS)}, or a metric of your own with the "
+            f"direction that is better, e.g. 'val_f1:max' or 'val_mae:min'; got {metric!r}"
+        )
+    return name, DIRECTIONS[suffix]
+
+
+def metric_key(name: str, higher_is_better: bool) -> str:
+    """The text :func:`metric_direction` reads back as ``(name, higher_is_better)``."""
+    if name in METRICS:
+        return name
+    return f"{name}:{'max' if higher_is_better else 'min'}"
+
+
 OVERFIT_RISE = 0.01
 
 
@@ -149,6 +186,12 @@ class Ranking:
         """The schedule labels, best first."""
         return [r.label for r in self.rows]
 
+    @property
+    def metric_key(self) -> str:
+        """The metric with its direction where it is the user's (``"val_f1:max"``): what
+        ``rank(metric=...)`` takes to rank the same way."""
+        return metric_key(self.metric, self.higher_is_better)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable form (NaN kept as float NaN)."""
         out = asdict(self)
@@ -186,7 +229,9 @@ def rank(
         baseline: a label or schedule spec of the sweep; default: the first ``constant`` schedule
             (no paired comparison when the sweep has none).
         metric: one of ``val_acc``, ``val_loss``, ``train_acc``, ``train_loss``; ``val_acc`` on a
-            regression sweep (no accuracies stored) uses ``val_loss``.
+            regression sweep (no accuracies stored) uses ``val_loss``.  A metric of the user's
+            own (stored as ``val_<name>``) with the direction that is better: ``"val_f1:max"``,
+            ``"val_mae:min"`` (see :func:`metric_direction`).
         target: metric value for epochs-to-target; default: the baseline's mean final metric.
         tests: also decide each comparison with the baseline as the experiments do (Holm over
             the ranking's comparisons, sign test, bootstrap interval, power; see
@@ -230,13 +275,13 @@ def rank_groups(
     whichever sweeps they come from: :func:`rank` for one sweep of a store, the experiments for
     all of theirs.  With ``tests`` every row's comparison with the baseline is also a
     :class:`Comparison` (Holm-adjusted over the ranking's comparisons)."""
+    metric, higher = metric_direction(metric)
     if metric not in METRICS:
-        raise ConfigError(f"rank: metric must be one of {', '.join(METRICS)}; got {metric!r}")
-    if metric.endswith("_acc") and all(
+        _check_stored(groups, metric, sweep)
+    elif metric.endswith("_acc") and all(
         _value(e, metric) is None for seeds in groups.values() for h in seeds.values() for e in h
     ):
         metric = metric.replace("_acc", "_loss")
-    higher = METRICS[metric]
     base_label = find_baseline(baseline, dict(schedules)) if schedules else None
     finals = {
         label: {seed: _run_values(h, metric)[-1] for seed, h in seeds.items() if h}
@@ -261,6 +306,22 @@ def rank_groups(
     return Ranking(
         sweep, metric, higher, base_label, target, target_source, tuple(rows), incomplete
     )
+
+
+def _check_stored(groups: Groups, metric: str, sweep: str) -> None:
+    """A metric of the user's own must be stored in at least one epoch of the sweep."""
+    stored: set[str] = set()
+    for seeds in groups.values():
+        for history in seeds.values():
+            for e in history:
+                if _value(e, metric) is not None:
+                    return
+                stored.update(getattr(e, "extra", {}) or {})
+    if groups:
+        names = ", ".join(sorted({*METRICS, *stored}))
+        raise ConfigError(
+            f"rank: metric {metric!r} is not stored in sweep {sweep!r}; stored: {names}"
+        )
 
 
 def _with_tests(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.stats import METRICS, Ranking, find_baseline, rank
+from schedlab.lab.analysis.stats import METRICS, Ranking, find_baseline, metric_direction, rank
 from schedlab.lab.runs.files import output_folder, write_atomic
 from schedlab.lab.runs.rows import RunRow
 from schedlab.lab.runs.store import RunStore
@@ -65,7 +65,7 @@ class Comparison:
         out = output_folder(folder)
         return write_report(
             self.store, self.plan.name, out,
-            metric=self.ranking.metric, baseline=self.ranking.baseline,
+            metric=self.ranking.metric_key, baseline=self.ranking.baseline,
         )  # fmt: skip
 
 
@@ -78,17 +78,26 @@ def is_classification(setup: TrainSetup) -> bool:
 
 def check_metric(setup: TrainSetup, metric: str | None) -> str:
     """The ranking metric: ``metric``, or by default ``val_acc`` (``val_loss`` for regression);
-    an accuracy asked of a regression task is a :class:`ConfigError` (it has none)."""
+    an accuracy asked of a regression task is a :class:`ConfigError` (it has none), as is a
+    metric of the user's own (``"val_f1:max"``) that the task does not compute."""
     classification = is_classification(setup)
     if metric is None:
         return "val_acc" if classification else "val_loss"
-    if metric not in METRICS:
-        raise ConfigError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
-    if metric.endswith("_acc") and not classification:
+    name, _ = metric_direction(metric)
+    if name not in METRICS:
+        own = [f"val_{k}" for k in getattr(setup, "metrics", None) or {}]
+        if name not in own:
+            raise ConfigError(
+                f"metric {name!r} is not one of this task's metrics: "
+                f"{', '.join([*METRICS, *own])} (a metric of your own is stored as "
+                "val_<name>; give it in metrics={name: fn})"
+            )
+        return metric
+    if name.endswith("_acc") and not classification:
         raise ConfigError(
             f"metric {metric!r} does not exist for a regression task (loss "
             f"{setup.to_dict().get('loss')!r}: no accuracy); use "
-            f"{metric.replace('_acc', '_loss')!r}"
+            f"{name.replace('_acc', '_loss')!r}"
         )
     return metric
 

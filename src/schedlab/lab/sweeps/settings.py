@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from schedlab.errors import ConfigError, DataError
-from schedlab.lab.analysis.stats import METRICS
+from schedlab.lab.analysis.stats import metric_direction
 from schedlab.lab.runs.store import DEFAULT_STORE
 from schedlab.lab.sweeps.imports import Bound, is_import_string, resolve_callable, resolve_class
 from schedlab.lab.sweeps.plan import split_label
@@ -233,8 +233,8 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
     if "seeds" in merged:
         extra["seeds"] = parse_seeds(merged["seeds"])
     metric = merged.get("metric")
-    if metric is not None and metric not in METRICS:
-        raise ConfigError(f"config: metric must be one of {', '.join(METRICS)}; got {metric!r}")
+    if metric is not None:
+        metric_direction(metric)  # a built-in, or 'val_<name>:max|min'; the task checks the name
     target = merged.get("target")
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
         raise ConfigError(f"config: target must be a number; got {target!r}")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.stats import find_baseline, rank
+from schedlab.lab.analysis.stats import find_baseline, metric_direction, rank
 from schedlab.lab.runs.store import DONE, EpochResult, RunStore
 from schedlab.lab.runs.tracking import Recorder, Tracker
 from schedlab.lab.sweeps.backends.shipping import ship, unship
@@ -342,6 +342,8 @@ def run_trials(
         ) from None
     plan = make_plan(setup, parse_schedules(schedules), parse_seeds(seeds), name)  # type: ignore[arg-type]
     find_baseline(baseline, dict(plan.schedules))
+    if metric is not None:
+        metric_direction(metric)  # its form before any work; whether it was reported, at the end
     with RunStore(store) as run_store:
         with exclusive(run_store):
             runner = _ray_runner(address, workers) if backend == "ray" else None
