@@ -29,7 +29,7 @@ from schedlab.lab.analysis.stats import METRICS
 from schedlab.lab.runs.store import DEFAULT_STORE
 from schedlab.lab.searches.contenders import CONTENDERS
 from schedlab.lab.searches.study import PRUNERS, SAMPLERS
-from schedlab.lab.sweeps.settings import parse_seeds
+from schedlab.lab.sweeps.settings import known_keys, parse_seeds
 from schedlab.lab.train.config import TrainConfig
 
 TRAIN_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -80,13 +80,7 @@ class SearchSettings:
 
 
 def _known(values: Mapping[str, Any]) -> dict[str, Any]:
-    out = {str(k).replace("-", "_"): v for k, v in values.items()}
-    unknown = sorted(set(out) - set(KEYS))
-    if unknown:
-        raise ConfigError(
-            f"config: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(KEYS)}"
-        )
-    return out
+    return known_keys(values, KEYS)
 
 
 def _families(merged: Mapping[str, Any]) -> Any:

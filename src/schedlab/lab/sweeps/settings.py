@@ -212,15 +212,20 @@ def default_train_size(dataset: str) -> int | None:
     return None if dataset in SMALL_DATASETS else DEFAULT_TRAIN_SIZE
 
 
-def _known(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Keys with dashes as underscores; an unknown key is an error listing the valid ones."""
+def known_keys(values: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """``values`` with dashes in keys as underscores; a key not in ``keys`` is an error listing
+    the valid ones."""
     out = {str(k).replace("-", "_"): v for k, v in values.items()}
-    unknown = sorted(set(out) - set(KEYS))
+    unknown = sorted(set(out) - set(keys))
     if unknown:
         raise ConfigError(
-            f"config: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(KEYS)}"
+            f"config: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(keys)}"
         )
     return out
+
+
+def _known(values: Mapping[str, Any]) -> dict[str, Any]:
+    return known_keys(values, KEYS)
 
 
 def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any]) -> CompareSettings:
