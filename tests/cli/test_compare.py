@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 import schedlab.cli.lab_commands  # noqa: F401  (registers the commands)
+import schedlab.cli.report_commands  # noqa: F401
 from schedlab.cli import app
 from schedlab.lab.runs.store import RunStore
 
@@ -142,3 +143,39 @@ def test_runs_and_export(tmp_path, config_file) -> None:
     missing = invoke("runs", "--store", str(tmp_path / "none.sqlite"))
     assert missing.exit_code == 2 and "no run store at" in missing.output
     assert "status must be one of" in invoke("runs", "--store", store, "--status", "ok").output
+
+
+def test_compare_with_tests_prints_and_stores_the_decisions(tmp_path, config_file) -> None:
+    result = invoke("compare", "--config", str(config_file), "--epochs", "2", "--name", "d",
+                    "--sesoi", "0.02")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "decisions vs baseline const" in text and "TOST within the SESOI (0.0200)" in text
+    ranking = json.loads((tmp_path / "out" / "ranking.json").read_text())
+    assert ranking["tests"] is True and ranking["sesoi"] == 0.02
+    cos = next(r for r in ranking["rows"] if r["label"] == "cos")
+    assert cos["verdict"] in ("better", "worse", "no difference", "inconclusive")
+    assert cos["tests"]["n"] == 2 and cos["tests"]["sesoi"] == 0.02
+    assert cos["verdict"] in text
+    page = (tmp_path / "out" / "d.html").read_text()
+    assert "<h2>Decisions</h2>" in page and "TOST" in page
+    # the report command adds them to a stored sweep; without --tests it leaves them out
+    store = str(tmp_path / "runs.sqlite")
+    plain = invoke("report", "--store", store, "--sweep", "d", "--out", str(tmp_path / "r1"))
+    assert plain.exit_code == 0 and "Decisions" not in (tmp_path / "r1" / "d.html").read_text()
+    decided = invoke("report", "--store", store, "--sweep", "d", "--out", str(tmp_path / "r2"),
+                     "--tests")  # fmt: skip
+    assert decided.exit_code == 0 and "Decisions" in (tmp_path / "r2" / "d.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sesoi", "-1"], "sesoi must be a finite number > 0"),
+        (["--sesoi", "nan"], "sesoi must be a finite number > 0"),
+    ],
+)
+def test_bad_decision_settings_fail_before_training(tmp_path, config_file, extra, message) -> None:
+    result = invoke("compare", "--config", str(config_file), "--no-report", *extra)
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "runs.sqlite").exists()

@@ -109,11 +109,23 @@ def compare(
     metric: Annotated[
         str | None,
         typer.Option(
-            help="val_acc, val_loss, train_acc, train_loss, or one of your metrics with its direction: val_f1:max, val_mae:min."
+            help="val_acc, val_loss, train_acc, train_loss, or one of your metrics with its "
+            "direction: val_f1:max, val_mae:min."
         ),
     ] = None,
     target: Annotated[
         float | None, typer.Option(help="Metric target for epochs-to-target (default: baseline).")
+    ] = None,
+    tests: Annotated[
+        bool | None,
+        typer.Option(
+            "--tests/--no-tests",
+            help="Decide each schedule vs the baseline: Holm, sign test, bootstrap, power.",
+        ),
+    ] = None,
+    sesoi: Annotated[
+        float | None,
+        typer.Option(help="Smallest difference that matters (metric units): equivalence tests."),
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
     store: Annotated[str | None, typer.Option(help=_STORE_HELP)] = None,
@@ -153,7 +165,7 @@ def compare(
     overrides["metrics"] = metrics or None
     console = stdout_console()
     with errors():
-        from schedlab.cli.lab_tables import ranking_table
+        from schedlab.cli.lab_tables import decision_table, ranking_table
         from schedlab.cli.tracking_options import finish_trackers, make_trackers
         from schedlab.lab.runs.files import check_output_folder
         from schedlab.lab.sweeps.backends import make_backend
@@ -180,7 +192,8 @@ def compare(
                     result = run_comparison(
                         settings.config, settings.schedules, settings.seeds,
                         store=settings.store, name=settings.name, baseline=settings.baseline,
-                        metric=settings.metric, target=settings.target, device=settings.device,
+                        metric=settings.metric, target=settings.target, tests=settings.tests,
+                        sesoi=settings.sesoi, device=settings.device,
                         group_size=settings.group_size, data_root=settings.data_root,
                         backend=runner, trackers=trackers, progress=update,
                     )  # fmt: skip
@@ -194,6 +207,8 @@ def compare(
             f"{outcome.started} started)" + (f"; engine: {result.engine}" if result.engine else "")
         )
         console.print(ranking_table(result.ranking))
+        if result.ranking.tests:
+            console.print(decision_table(result.ranking))
         ranking_path = result.save_ranking(out_dir)
         console.print(f"ranking: {ranking_path}")
         report_path = None
@@ -212,7 +227,7 @@ def _run_script(settings: Any, backend: str, address: str | None, trackers: Any)
         settings.script, schedules=settings.schedules, seeds=settings.seeds,
         epochs=settings.epochs, store=settings.store, name=settings.name, unit=settings.unit,
         workers=settings.workers, backend=backend, address=address, baseline=settings.baseline,
-        metric=settings.metric, trackers=trackers,
+        metric=settings.metric, tests=settings.tests, sesoi=settings.sesoi, trackers=trackers,
     )  # fmt: skip
 
 

@@ -62,6 +62,23 @@ def ranking_table(ranking: Ranking) -> Table:
     return table
 
 
+def decision_table(ranking: Ranking) -> Table:
+    """Each schedule decided against the baseline (``rank(..., tests=True)``)."""
+    sesoi = "none given" if ranking.sesoi is None else _num(ranking.sesoi)
+    table = Table(
+        title=f"decisions vs baseline {ranking.baseline}: paired by seed, Holm-corrected",
+        caption=f"no difference: TOST within the SESOI ({sesoi}); MDE: detectable with 80% power",
+    )
+    table.add_column("schedule")
+    for name in fmt.DECISION_HEAD:
+        table.add_column(name, justify="left" if name == "verdict" else "right")
+    sign = 1 if ranking.higher_is_better else -1
+    for row in ranking.rows:
+        if row.tests is not None:
+            table.add_row(row.label, *fmt.decision_cells(row.tests, row.verdict or "", sign))
+    return table
+
+
 RUN_COLUMNS: tuple[str, ...] = (
     "id", "sweep", "label", "seed", "dataset", "model", "optimizer", "status", "epochs_done",
 )  # fmt: skip

@@ -110,16 +110,27 @@ def report(
     out: Annotated[Path, typer.Option(help="Output folder; the file is <sweep>.html.")] = Path(
         "report"
     ),
-    metric: Annotated[str, typer.Option(help="val_acc, val_loss, train_acc or train_loss.")] = (
-        "val_acc"
-    ),
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="val_acc, val_loss, train_acc, train_loss, or one of your metrics with its "
+            "direction: val_f1:max."
+        ),
+    ] = "val_acc",
     baseline: Annotated[str | None, typer.Option(help="Baseline label or spec.")] = None,
+    tests: Annotated[
+        bool, typer.Option("--tests/--no-tests", help="Add the decisions vs the baseline.")
+    ] = False,
+    sesoi: Annotated[
+        float | None, typer.Option(help="Smallest difference that matters (implies --tests).")
+    ] = None,
 ) -> None:
     """Write the self-contained HTML report of a sweep."""
     from schedlab.report.html import write_report
 
     with errors():
-        path = write_report(store, sweep, out, metric=metric, baseline=baseline)
+        path = write_report(store, sweep, out, metric=metric, baseline=baseline, tests=tests,
+                            sesoi=sesoi)  # fmt: skip
     Console().print(f"report: {path}", highlight=False)
 
 

@@ -57,6 +57,8 @@ def compare(
     baseline: str | None = None,
     metric: str | None = None,
     target: float | None = None,
+    tests: bool = False,
+    sesoi: float | None = None,
     backend: str | SweepBackend | None = None,
     trackers: Sequence[Tracker] = (),
     progress: bool = True,
@@ -91,6 +93,11 @@ def compare(
             ``result.engine``), ``"stacked"`` or ``"per-run"``; ``workers``: processes of the
             per-run engine.
         baseline, metric, target: as :func:`schedlab.lab.analysis.stats.rank`.
+        tests, sesoi: decide each schedule against the baseline (``row.verdict``: better,
+            worse, no difference, inconclusive) with Holm's correction, the sign test, a
+            bootstrap interval and power; ``sesoi`` (the smallest difference that matters, in
+            metric units) adds equivalence tests and implies ``tests``.  Off by default: the t
+            interval and p-value alone are cheap.
         backend: ``"local"`` (default), ``"ray"`` or a backend object; ``trackers``: live
             mirrors (MLflow, TensorBoard).
         progress: show progress on standard error.
@@ -105,7 +112,8 @@ def compare(
         model_name=model_name, data_name=data_name, builtin=builtin,
     )  # fmt: skip
     kwargs = dict(
-        store=store, name=name, baseline=baseline, metric=metric, target=target, device=device,
+        store=store, name=name, baseline=baseline, metric=metric, target=target, tests=tests,
+        sesoi=sesoi, device=device,
         group_size=group_size, data_root=data_root, backend=_backend(backend), trackers=trackers,
     )  # fmt: skip
     specs, seed_list = parse_schedules(schedules), parse_seeds(seeds)

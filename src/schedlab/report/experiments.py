@@ -80,46 +80,14 @@ COMPARISON_HEAD = ("claim", "reading", "comparison", "verdict", "effect [95% t; 
                    "seeds for SESOI")  # fmt: skip
 
 
-def _signed(x: float, digits: int = 4) -> str:
-    if math.isinf(x):
-        return "+inf" if x > 0 else "-inf"
-    return fmt.number(x, digits, fixed=True, sign=True)
-
-
-def effect(c: Comparison) -> str:
-    """``+0.0123 [+0.0050, +0.0196; +0.0061, +0.0190]``: the mean difference, its t interval and
-    its bootstrap interval."""
-    t = f"{_signed(c.low)}, {_signed(c.high)}" if math.isfinite(c.low) else fmt.MISSING
-    boot = (
-        f"{_signed(c.boot_low)}, {_signed(c.boot_high)}"
-        if math.isfinite(c.boot_low)
-        else fmt.MISSING
-    )
-    return f"{_signed(c.mean_diff)} [{t}; {boot}]"
-
-
-def side(c: Comparison, sign: int) -> str:
-    """Seeds on the claim's side: ``9/10``."""
-    wins = c.sign.wins if sign > 0 else c.sign.losses
-    return f"{wins}/{c.n}"
-
-
-def _p(p: float) -> str:
-    return fmt.p_value(p)
-
-
-def _power(c: Comparison) -> tuple[str, str]:
-    mde = fmt.number(c.mde, 3) if math.isfinite(c.mde) else fmt.MISSING
-    need = (
-        fmt.MISSING if c.sesoi is None else (str(c.seeds_needed) if c.seeds_needed else "> 100,000")
-    )
-    return mde, need
+effect, side, _p = fmt.effect, fmt.side, fmt.p_value
 
 
 def _tests(c: Comparison, sign: int) -> list[str]:
     """Sign test, Holm-adjusted t and TOST p-values, MDE and seeds needed of ``c``."""
-    mde, need = _power(c)
-    return [f"{side(c, sign)} (p {_p(c.p_sign_adj)})", _p(c.p_t_adj), _p(c.p_tost_adj), mde,
+    mde, need = fmt.power(c)
+    return [f"{side(c, sign)} (p {fmt.p_value(c.p_sign_adj)})", fmt.p_value(c.p_t_adj),
+            fmt.p_value(c.p_tost_adj), mde,
             need]  # fmt: skip
 
 
@@ -170,7 +138,7 @@ def comparison_rows(outcome: ExperimentOutcome) -> list[list[str]]:
         for d in v.decisions:
             each = d.each
             for name, sign, c, verdict in zip(d.names, d.signs, d.comparisons, each, strict=True):
-                mde, need = _power(c)
+                mde, need = fmt.power(c)
                 rows.append([v.claim, _reading(d, epochs_of(outcome)), name, verdict, effect(c),
                              side(c, sign), _p(c.p_t_adj) + f" ({_p(c.p_t)})",
                              _p(c.p_sign_adj), _p(c.p_tost_adj), mde, need])  # fmt: skip

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schedlab.lab.analysis.inference import Comparison
 
 #: the text of a missing value (``None``, NaN)
 MISSING = "\u2013"
@@ -61,3 +64,50 @@ def decimals_for(values: Iterable[float], minimum: int = 4) -> int:
     finite = [abs(v) for v in values if v and math.isfinite(v)]
     smallest = min(finite, default=1.0)
     return max(minimum, 2 - math.floor(math.log10(smallest))) if smallest < 1 else minimum
+
+
+# --- a paired comparison ----------------------------------------------------------------------
+
+
+def _signed(x: float, digits: int = 4) -> str:
+    if math.isinf(x):
+        return "+inf" if x > 0 else "-inf"
+    return number(x, digits, fixed=True, sign=True)
+
+
+def effect(c: Comparison) -> str:
+    """``+0.0123 [+0.0050, +0.0196; +0.0061, +0.0190]``: the mean difference, its t interval and
+    its bootstrap interval."""
+    t = f"{_signed(c.low)}, {_signed(c.high)}" if math.isfinite(c.low) else MISSING
+    boot = (
+        f"{_signed(c.boot_low)}, {_signed(c.boot_high)}" if math.isfinite(c.boot_low) else MISSING
+    )
+    return f"{_signed(c.mean_diff)} [{t}; {boot}]"
+
+
+def side(c: Comparison, sign: int) -> str:
+    """Seeds on the claim's side: ``9/10``."""
+    wins = c.sign.wins if sign > 0 else c.sign.losses
+    return f"{wins}/{c.n}"
+
+
+def power(c: Comparison) -> tuple[str, str]:
+    """``(minimal detectable effect, seeds needed for the SESOI)`` of ``c`` as text."""
+    mde = number(c.mde, 3) if math.isfinite(c.mde) else MISSING
+    need = MISSING if c.sesoi is None else (str(c.seeds_needed) if c.seeds_needed else "> 100,000")
+    return mde, need
+
+
+def decision_cells(c: Comparison, verdict: str, sign: int) -> list[str]:
+    """The cells of :data:`DECISION_HEAD` for ``c`` (``a - b``) and its ``verdict``; ``sign``:
+    +1 where higher is better."""
+    mde, need = power(c)
+    return [verdict, effect(c), f"{side(c, sign)} (p {p_value(c.sign.p_value)})",
+            p_value(c.p_t_adj), p_value(c.p_tost_adj), mde, need]  # fmt: skip
+
+
+#: the columns of a decided comparison: verdict, effect, sign test, Holm and TOST p, power
+DECISION_HEAD: tuple[str, ...] = (
+    "verdict", "Δ [95% t; bootstrap]", "better seeds (sign p)", "p (Holm)", "TOST p (Holm)",
+    "MDE (80%)", "seeds for SESOI",
+)  # fmt: skip

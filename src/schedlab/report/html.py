@@ -110,6 +110,26 @@ def _ranking_table(ranking: Ranking, colors: Mapping[str, str]) -> str:
     return _table(head, rows, {0, 2, 3, 4, 5, 6})
 
 
+def _decisions(ranking: Ranking) -> list[str]:
+    """The section deciding each schedule against the baseline (``rank(..., tests=True)``)."""
+    rows = [r for r in ranking.rows if r.tests is not None]
+    sign = 1 if ranking.higher_is_better else -1
+    sesoi = "none given" if ranking.sesoi is None else _num(ranking.sesoi)
+    cells = [[_e(r.label), *map(_e, fmt.decision_cells(r.tests, r.verdict or "", sign))]
+             for r in rows if r.tests is not None]  # fmt: skip
+    classes = [(r.verdict or "").replace(" ", "-") for r in rows]
+    return [
+        "<h2>Decisions</h2>",
+        f'<p class="meta">Each schedule against the baseline {_e(ranking.baseline or "")}, '
+        "paired by seed: better or worse when the paired t-test is significant at 5% after "
+        "Holm's correction over these comparisons; no difference when the equivalence test "
+        f"(TOST) against the smallest effect of interest ({_e(sesoi)}) is; else inconclusive. "
+        "MDE: the smallest difference these seeds detect with 80% power.</p>",
+        table(["schedule", *fmt.DECISION_HEAD], cells, {2, 3, 4, 5, 6, 7},
+              cell_class={1: classes}),
+    ]  # fmt: skip
+
+
 def _config_table(sweep: Mapping[str, Any], store_path: Path) -> str:
     cfg = dict(sweep.config.get("config", {}))
     seeds = sweep.config.get("seeds", [])
@@ -173,10 +193,13 @@ def write_report(
     *,
     metric: str = "val_acc",
     baseline: str | None = None,
+    tests: bool = False,
+    sesoi: float | None = None,
 ) -> Path:
     """Write the report of ``sweep`` to ``out_dir/<sweep>.html`` and return its path.
 
-    ``store`` is a :class:`RunStore` or the path of one; ``metric`` and ``baseline`` are passed to
+    ``store`` is a :class:`RunStore` or the path of one; ``metric``, ``baseline``, ``tests`` and
+    ``sesoi`` (a table of decisions against the baseline) are passed to
     :func:`schedlab.lab.analysis.stats.rank`.  Raises ``ValueError`` for an unknown sweep (listing the
     known ones).  The file is replaced atomically (a temporary file, then a rename): a reader never
     sees half a report, and a failed write leaves the previous one.
@@ -187,19 +210,26 @@ def write_report(
                 f"report: store must be an existing run store file; got {str(store)!r}"
             )
         with RunStore(store) as opened:
-            return write_report(opened, sweep, out_dir, metric=metric, baseline=baseline)
+            return write_report(opened, sweep, out_dir, metric=metric, baseline=baseline,
+                                tests=tests, sesoi=sesoi)  # fmt: skip
     check_output_folder(out_dir, "out")  # before the work, not after
-    page = render_report(store, sweep, metric=metric, baseline=baseline)
+    page = render_report(store, sweep, metric=metric, baseline=baseline, tests=tests, sesoi=sesoi)
     out = output_folder(out_dir, "out")
     return write_atomic(out / f"{_safe_name(sweep)}.html", page, "out")
 
 
 def render_report(
-    store: RunStore, sweep: str, *, metric: str = "val_acc", baseline: str | None = None
+    store: RunStore,
+    sweep: str,
+    *,
+    metric: str = "val_acc",
+    baseline: str | None = None,
+    tests: bool = False,
+    sesoi: float | None = None,
 ) -> str:
     """The report of ``sweep`` as an HTML string (see :func:`write_report`)."""
     info = store.sweep(sweep)
-    ranking = rank(store, sweep, metric=metric, baseline=baseline)
+    ranking = rank(store, sweep, metric=metric, baseline=baseline, tests=tests, sesoi=sesoi)
     runs = [r for r in store.runs(sweep) if r.status in DONE]
     histories = {r.id: store.epochs(r.id) for r in runs}
     by_label: dict[str, list[Mapping[str, Any]]] = {}
@@ -244,6 +274,8 @@ def render_report(
         f"({_e(ranking.target_source)}).</p>",
         _ranking_table(ranking, colors),
     ]
+    if ranking.tests:
+        parts += _decisions(ranking)
     if groups:
         parts += [
             "<h2>Comparison</h2>",

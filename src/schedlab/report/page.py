@@ -28,7 +28,7 @@ img{max-width:100%;height:auto;display:block;margin:.5em 0}
 .warn.bad{border-color:#d62728;background:#fcefef}
 .id{font-weight:700;margin-right:.4em}.ok{color:#2b7a2b}
 .swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.4em}
-.confirmed{background:#d9f2d9}.refuted{background:#f8d7d7}.inconclusive{background:#fff3cd}.no-difference{background:#dbeaf7}
+.confirmed,.better{background:#d9f2d9}.refuted,.worse{background:#f8d7d7}.inconclusive{background:#fff3cd}.no-difference{background:#dbeaf7}
 """
 
 

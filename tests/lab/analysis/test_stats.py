@@ -257,3 +257,44 @@ def test_rank_with_tests_is_the_experiments_statistics(tmp_path) -> None:
     assert cos.sesoi == 0.01 and not math.isnan(cos.p_tost) and cos.seeds_needed is not None
     assert by_label["cos"].vs_baseline.p_value == pytest.approx(cos.p_t)  # the same t-test
     assert full.to_dict()["rows"][0]["tests"]["a"] == full.rows[0].label
+
+
+def test_rank_with_tests_decides_each_schedule(tmp_path) -> None:
+    """The verdicts follow the Holm-adjusted t-test and TOST, in the metric's direction."""
+    with RunStore(tmp_path / "r.sqlite") as store:
+        _fill(store, _acc_curves())
+        acc = stats.rank(store, "s", tests=True)
+        loss = stats.rank(store, "s", metric="val_loss", sesoi=1e6)  # sesoi implies tests
+        with pytest.raises(ValueError, match=r"sesoi must be a finite number > 0.*got -0.1"):
+            stats.rank(store, "s", sesoi=-0.1)
+        with pytest.raises(ValueError, match=r"sesoi must be a finite number > 0.*got nan"):
+            stats.rank(store, "s", sesoi=float("nan"))
+    by_label = {r.label: r for r in acc.rows}
+    assert acc.tests and acc.sesoi is None and by_label["const"].verdict is None
+    for label, row in by_label.items():
+        if label == "const":
+            continue
+        c = row.tests
+        expected = (
+            "inconclusive" if c.p_t_adj > 0.05 else ("better" if c.mean_diff > 0 else "worse")
+        )
+        assert row.verdict == expected
+    assert by_label["hot"].verdict == "worse"  # 0.10-0.15 against 0.88-0.90, 3/3 seeds
+    # an absurdly wide SESOI makes every difference "no difference" (TOST), whatever its side
+    assert loss.tests and loss.sesoi == 1e6
+    assert {r.verdict for r in loss.rows if r.label != "const"} == {"no difference"}
+    assert acc.to_dict()["rows"][-1]["verdict"] in ("worse", None)
+
+
+def test_decide_in_the_metrics_direction() -> None:
+    from schedlab.lab.analysis.inference import adjust, compare_paired, decide
+
+    low = [0.30, 0.31, 0.29, 0.30, 0.32]
+    high = [0.50, 0.52, 0.49, 0.51, 0.50]
+    c = compare_paired(low, high, a="a", b="b")
+    assert decide(c, sign=-1) == "better" and decide(c, sign=1) == "worse"  # a loss: lower wins
+    same = compare_paired(high, [v + 1e-4 for v in high], sesoi=0.05)
+    assert decide(same) == "no difference"
+    noisy = adjust([compare_paired([0.1, 0.9, 0.2], [0.5, 0.4, 0.6])])[0]
+    assert decide(noisy) == "inconclusive"
+    assert decide(compare_paired([0.5], [0.1])) == "inconclusive"  # one pair decides nothing

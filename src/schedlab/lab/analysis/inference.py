@@ -12,7 +12,7 @@
   to detect a given effect (:func:`seeds_needed`).
 
 :func:`compare_paired` does all of it for one pair of samples; :func:`adjust` applies Holm's
-correction over a family of them.
+correction over a family of them; :func:`decide` turns one into a verdict.
 """
 
 from __future__ import annotations
@@ -317,3 +317,33 @@ def adjust(comparisons: Sequence[Comparison], target_power: float = 0.8) -> list
         out.append(replace(c, family_size=m, p_t_adj=p_t[i], p_sign_adj=p_sign[i],
                            p_tost_adj=p_tost[i], mde=mde, seeds_needed=need))  # fmt: skip
     return out
+
+
+#: the verdicts of :func:`decide`: ``a`` better than ``b``, worse, equivalent within the SESOI, or
+#: not known at these seeds
+BETTER, WORSE, NO_DIFFERENCE, INCONCLUSIVE = "better", "worse", "no difference", "inconclusive"
+
+
+def decide(c: Comparison, sign: int = 1, chaotic: bool = False) -> str:
+    """The verdict on ``sign * (a - b) > 0`` ("``a`` is better") from the Holm-adjusted
+    p-values at the comparison's ``alpha``: :data:`NO_DIFFERENCE` when TOST shows the effect
+    within +-SESOI (whether or not it is also significant); else :data:`BETTER` or
+    :data:`WORSE` when the t-test is significant on that side (``chaotic``: the sign test must
+    agree; without a finite t-test, the sign test alone decides); else :data:`INCONCLUSIVE`
+    (also with fewer than 2 pairs)."""
+    if c.n < 2:
+        return INCONCLUSIVE
+    t_ok = not math.isnan(c.p_t_adj)
+    significant = (
+        (c.p_t_adj <= c.alpha and (not chaotic or c.p_sign_adj <= c.alpha))
+        if t_ok
+        else c.p_sign_adj <= c.alpha
+    )
+    direction = c.mean_diff if t_ok else (c.sign.wins - c.sign.losses)
+    if not math.isnan(c.p_tost_adj) and c.p_tost_adj <= c.alpha:
+        return NO_DIFFERENCE
+    if significant and direction * sign > 0:
+        return BETTER
+    if significant and direction * sign < 0:
+        return WORSE
+    return INCONCLUSIVE

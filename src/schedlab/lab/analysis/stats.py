@@ -32,11 +32,13 @@ from schedlab.lab.analysis.inference import (
     Paired,
     adjust,
     compare_paired,
+    decide,
     mean_ci,
     paired,
 )
 from schedlab.lab.runs.store import DONE, RunStore
 from schedlab.schedules.plateau import policy_from_spec
+from schedlab.validate import is_finite_real
 
 #: metric name -> whether higher is better.
 METRICS: dict[str, bool] = {
@@ -142,6 +144,9 @@ class ScheduleResult:
     overfitting: int
     #: the decision-grade comparison with the baseline (``rank(..., tests=True)``), else None
     tests: Comparison | None = None
+    #: with ``tests``: "better", "worse" (than the baseline, by the metric's direction), "no
+    #: difference" (TOST within the SESOI) or "inconclusive" (see :func:`inference.decide`)
+    verdict: str | None = None
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -171,6 +176,9 @@ class Ranking:
     target_source: str
     rows: tuple[ScheduleResult, ...]
     incomplete: int
+    #: whether each row was also decided (``rank(..., tests=True)``) and at which SESOI
+    tests: bool = False
+    sesoi: float | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -236,8 +244,8 @@ def rank(
         tests: also decide each comparison with the baseline as the experiments do (Holm over
             the ranking's comparisons, sign test, bootstrap interval, power; see
             :func:`rank_groups`).  Off by default: the t interval and p-value alone are cheap.
-        sesoi: with ``tests``, the smallest effect of interest (metric units): TOST equivalence
-            and the seeds needed to detect it.
+        sesoi: the smallest effect of interest (metric units; implies ``tests``): TOST
+            equivalence ("no difference" becomes a verdict) and the seeds needed to detect it.
     """
     runs = store.runs(sweep)
     done = [r for r in runs if r.status in DONE]
@@ -282,6 +290,9 @@ def rank_groups(
         _value(e, metric) is None for seeds in groups.values() for h in seeds.values() for e in h
     ):
         metric = metric.replace("_acc", "_loss")
+        higher = METRICS[metric]
+    check_sesoi(sesoi)
+    tests = tests or sesoi is not None
     base_label = find_baseline(baseline, dict(schedules)) if schedules else None
     finals = {
         label: {seed: _run_values(h, metric)[-1] for seed, h in seeds.items() if h}
@@ -301,11 +312,21 @@ def rank_groups(
         for label in groups
     ]  # fmt: skip
     if tests and base_label is not None and base_label in finals:
-        rows = _with_tests(rows, finals, base_label, sesoi, confidence, alpha)
+        rows = _with_tests(rows, finals, base_label, higher, sesoi, confidence, alpha)
     rows.sort(key=lambda r: (math.isnan(r.final.mean), -r.final.mean if higher else r.final.mean))
     return Ranking(
-        sweep, metric, higher, base_label, target, target_source, tuple(rows), incomplete
-    )
+        sweep, metric, higher, base_label, target, target_source, tuple(rows), incomplete,
+        tests, sesoi,
+    )  # fmt: skip
+
+
+def check_sesoi(sesoi: Any) -> None:
+    """The smallest effect of interest must be a finite number > 0 (metric units) or None."""
+    if sesoi is not None and not (is_finite_real(sesoi) and sesoi > 0):
+        raise ConfigError(
+            f"sesoi must be a finite number > 0 (the smallest difference of the metric that "
+            f"matters, e.g. 0.005 for half a point of accuracy); got {sesoi!r}"
+        )
 
 
 def _check_stored(groups: Groups, metric: str, sweep: str) -> None:
@@ -328,12 +349,13 @@ def _with_tests(
     rows: list[ScheduleResult],
     finals: Mapping[str, Mapping[int, float]],
     base: str,
+    higher: bool,
     sesoi: float | None,
     confidence: float,
     alpha: float,
 ) -> list[ScheduleResult]:
     """``rows`` with their comparison ``row - base`` as a :class:`Comparison`, Holm-adjusted over
-    all of them."""
+    all of them, and its verdict."""
     others = [r for r in rows if r.label != base]
     raw = []
     for r in others:
@@ -343,7 +365,11 @@ def _with_tests(
         raw.append(compare_paired(x, y, a=r.label, b=base, sesoi=sesoi, confidence=confidence,
                                   alpha=alpha))  # fmt: skip
     adjusted = dict(zip((r.label for r in others), adjust(raw), strict=True))
-    return [replace(r, tests=adjusted.get(r.label)) for r in rows]
+    sign = 1 if higher else -1
+    return [
+        replace(r, tests=c, verdict=decide(c, sign)) if (c := adjusted.get(r.label)) else r
+        for r in rows
+    ]
 
 
 def find_baseline(baseline: str | None, schedules: dict[str, str]) -> str | None:

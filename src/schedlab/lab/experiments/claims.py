@@ -36,7 +36,14 @@ import numpy as np
 from scipy import stats as sps
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.inference import Comparison, adjust, compare_paired
+from schedlab.lab.analysis.inference import (
+    BETTER,
+    WORSE,
+    Comparison,
+    adjust,
+    compare_paired,
+    decide,
+)
 from schedlab.lab.analysis.stats import METRICS
 from schedlab.lab.experiments.results import Results
 from schedlab.lab.experiments.spec import Design
@@ -230,23 +237,9 @@ def _against(x: Mapping[int, float], value: float, a: str, b: str) -> Comparison
 
 def decide_comparison(c: Comparison, sign: int, alpha: float, chaotic: bool = False) -> str:
     """The verdict of one comparison whose claim is ``sign * (a - b) > 0`` (see the module
-    docstring); the Holm-adjusted p-values decide."""
-    if c.n < 2:
-        return INCONCLUSIVE
-    t_ok = not math.isnan(c.p_t_adj)
-    significant = (
-        (c.p_t_adj <= alpha and (not chaotic or c.p_sign_adj <= alpha))
-        if t_ok
-        else c.p_sign_adj <= alpha
-    )
-    direction = c.mean_diff if t_ok else (c.sign.wins - c.sign.losses)
-    if not math.isnan(c.p_tost_adj) and c.p_tost_adj <= alpha:
-        return NO_DIFFERENCE  # within +-SESOI, whether or not it is also significant
-    if significant and direction * sign > 0:
-        return CONFIRMED
-    if significant and direction * sign < 0:
-        return REFUTED
-    return INCONCLUSIVE
+    docstring); the Holm-adjusted p-values decide (:func:`inference.decide` at ``alpha``)."""
+    verdict = decide(replace(c, alpha=alpha), sign, chaotic)
+    return {BETTER: CONFIRMED, WORSE: REFUTED}.get(verdict, verdict)
 
 
 def _all_of(verdicts: Sequence[str]) -> str:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.stats import METRICS, Ranking, find_baseline, metric_direction, rank
+from schedlab.lab.analysis.stats import (
+    METRICS,
+    Ranking,
+    check_sesoi,
+    find_baseline,
+    metric_direction,
+    rank,
+)
 from schedlab.lab.runs.files import output_folder, write_atomic
 from schedlab.lab.runs.rows import RunRow
 from schedlab.lab.runs.store import RunStore
@@ -66,6 +73,7 @@ class Comparison:
         return write_report(
             self.store, self.plan.name, out,
             metric=self.ranking.metric_key, baseline=self.ranking.baseline,
+            tests=self.ranking.tests, sesoi=self.ranking.sesoi,
         )  # fmt: skip
 
 
@@ -112,6 +120,8 @@ def run_comparison(
     baseline: str | None = None,
     metric: str | None = None,
     target: float | None = None,
+    tests: bool = False,
+    sesoi: float | None = None,
     device: str = "cpu",
     group_size: int = 16,
     data_root: str | None = None,
@@ -123,6 +133,9 @@ def run_comparison(
     """Plan the sweep of ``schedules`` x ``seeds`` under ``setup``, run (or resume) it into
     ``store`` and rank it by ``metric`` (default ``val_acc``; ``val_loss`` for regression).
 
+    ``tests`` (or a ``sesoi``) decides each schedule against the baseline as the experiments do
+    (see :func:`schedlab.lab.analysis.stats.rank`).
+
     Everything that can be checked before training is: the schedules, the baseline, the metric
     (an accuracy of a regression task is refused), then (in :func:`run_sweep`) the device and
     the data, all before anything is written to the store.  Rerunning
@@ -131,11 +144,13 @@ def run_comparison(
     plan = make_plan(setup, schedules, seeds, name)
     find_baseline(baseline, dict(plan.schedules))
     metric = check_metric(setup, metric)
+    check_sesoi(sesoi)
     with RunStore(store) as run_store:
         outcome = run_sweep(
             run_store, plan, device=device, group_size=group_size, data_root=data_root,
             progress=progress, backend=backend, trackers=trackers, dataset=data,
         )  # fmt: skip
-        ranking = rank(run_store, plan.name, baseline=baseline, metric=metric, target=target)
+        ranking = rank(run_store, plan.name, baseline=baseline, metric=metric, target=target,
+                       tests=tests, sesoi=sesoi)  # fmt: skip
     engine = "; ".join(outcome.engines) or None
     return Comparison(Path(store), plan, outcome, ranking, engine)

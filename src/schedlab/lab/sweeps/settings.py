@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from schedlab.errors import ConfigError, DataError
-from schedlab.lab.analysis.stats import metric_direction
+from schedlab.lab.analysis.stats import check_sesoi, metric_direction
 from schedlab.lab.runs.store import DEFAULT_STORE
 from schedlab.lab.sweeps.imports import Bound, is_import_string, resolve_callable, resolve_class
 from schedlab.lab.sweeps.plan import split_label
@@ -50,8 +50,8 @@ from schedlab.lab.train.setup import TrainSetup
 
 TRAIN_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 SWEEP_KEYS: tuple[str, ...] = (
-    "schedules", "seeds", "baseline", "metric", "target", "device", "store", "out", "name",
-    "group_size", "data_root", "script",
+    "schedules", "seeds", "baseline", "metric", "target", "tests", "sesoi", "device", "store",
+    "out", "name", "group_size", "data_root", "script",
 )  # fmt: skip
 #: keys of the user's own model (``model: "pkg.module:factory"``)
 USER_KEYS: tuple[str, ...] = (
@@ -80,6 +80,9 @@ class CompareSettings:
     baseline: str | None = None
     metric: str | None = None
     target: float | None = None
+    #: decide each schedule against the baseline (``rank(..., tests=True)``), at this SESOI
+    tests: bool = False
+    sesoi: float | None = None
     device: str = "cpu"
     store: str = DEFAULT_STORE
     out: str = "out"
@@ -96,8 +99,8 @@ class CompareSettings:
 
 #: the keys a training function (``script``) takes; the others describe a model the lab trains
 SCRIPT_KEYS: tuple[str, ...] = (
-    "schedules", "seeds", "baseline", "metric", "store", "out", "name", "script", "epochs",
-    "unit", "workers",
+    "schedules", "seeds", "baseline", "metric", "tests", "sesoi", "store", "out", "name",
+    "script", "epochs", "unit", "workers",
 )  # fmt: skip
 
 
@@ -243,6 +246,13 @@ def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any])
     target = merged.get("target")
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
         raise ConfigError(f"config: target must be a number; got {target!r}")
+    tests = merged.get("tests", False)
+    if not isinstance(tests, bool):
+        raise ConfigError(f"config: tests must be true or false; got {tests!r}")
+    if merged.get("sesoi") is not None:
+        check_sesoi(merged["sesoi"])
+        extra["sesoi"] = float(merged["sesoi"])
+    extra["tests"] = tests or "sesoi" in extra
     group = merged.get("group_size", 16)
     if isinstance(group, bool) or not isinstance(group, int) or group < 1:
         raise ConfigError(f"config: group_size must be an integer >= 1; got {group!r}")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.stats import find_baseline, metric_direction, rank
+from schedlab.lab.analysis.stats import check_sesoi, find_baseline, metric_direction, rank
 from schedlab.lab.runs.store import DONE, EpochResult, RunStore
 from schedlab.lab.runs.tracking import Recorder, Tracker
 from schedlab.lab.sweeps.backends.shipping import ship, unship
@@ -311,6 +311,8 @@ def run_trials(
     address: str | None = None,
     baseline: str | None = None,
     metric: str | None = None,
+    tests: bool = False,
+    sesoi: float | None = None,
     trackers: Sequence[Tracker] = (),
     progress: bool = True,
 ) -> Comparison:
@@ -320,7 +322,8 @@ def run_trials(
     identity, like the fingerprint of :func:`schedlab.lab.compare`); ``workers``: trials at a
     time in worker processes (1: in this process); ``backend="ray"``: each trial is a Ray task on
     the cluster at ``address`` (default: a local one), ``workers`` of them at a time (default:
-    one per cluster CPU).  Returns the same result as ``compare``.
+    one per cluster CPU); ``tests``, ``sesoi``: the decision-grade ranking, as in ``compare``.
+    Returns the same result as ``compare``.
     """
     if unit not in UNITS:
         raise ConfigError(f"run_trials: unit must be one of {', '.join(UNITS)}; got {unit!r}")
@@ -344,12 +347,14 @@ def run_trials(
     find_baseline(baseline, dict(plan.schedules))
     if metric is not None:
         metric_direction(metric)  # its form before any work; whether it was reported, at the end
+    check_sesoi(sesoi)
     with RunStore(store) as run_store:
         with exclusive(run_store):
             runner = _ray_runner(address, workers) if backend == "ray" else None
             outcome = _run(run_store, plan, setup, train_fn, int(workers), trackers, progress,
                            runner)  # fmt: skip
-        ranking = rank(run_store, plan.name, baseline=baseline, metric=metric or "val_acc")
+        ranking = rank(run_store, plan.name, baseline=baseline, metric=metric or "val_acc",
+                       tests=tests, sesoi=sesoi)  # fmt: skip
     engine = "trials" if outcome.started or outcome.resumed else None
     return Comparison(run_store.path, plan, outcome, ranking, engine)
 
