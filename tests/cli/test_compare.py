@@ -12,9 +12,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-import schedlab.cli.lab_commands  # noqa: F401  (registers the commands)
-import schedlab.cli.report_commands  # noqa: F401
-from schedlab.cli import app
+from schedlab.cli import app, lab_commands, report_commands  # noqa: F401  (registers them)
 from schedlab.lab.runs.store import RunStore
 
 torch.set_num_threads(1)

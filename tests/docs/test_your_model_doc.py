@@ -51,7 +51,7 @@ def test_python_blocks_run_and_do_what_the_doc_says(tmp_path, monkeypatch, data_
     assert ns["stored"] == pytest.approx(ns["alone"], rel=1e-5)
     assert (ns["again"].outcome.skipped, ns["again"].outcome.started) == (6, 0)
     assert ns["noisy"].engine.startswith(
-        "per-run (train is not in memory: it returns different samples on each read (random "
+        "per-run (train is not read into memory: it returns different samples on each read (random "
         "transforms))"
     )
     assert sorted(ns["trials"].ranking.labels) == ["const", "cos"]
