@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from schedlab.errors import ConfigError
-from schedlab.lab.analysis.stats import METRICS, Ranking, rank
+from schedlab.lab.analysis.stats import Ranking, metric_direction, rank
 from schedlab.lab.runs.files import output_folder, write_atomic
 from schedlab.lab.runs.store import RunStore
 from schedlab.lab.runs.tracking import Recorder
@@ -167,7 +167,7 @@ class SearchResult:
         """For each budget (epochs), each family's best candidate trained at that budget (its
         family compressed to it) as ``(family, params, score)``, best first: which schedule wins
         at 1/9, 1/3 and all of the budget (mean over the rung's seeds; every seed at the last)."""
-        higher = METRICS[self.metric]
+        higher = metric_direction(self.metric)[1]
         out: dict[int, list[tuple[str, Mapping[str, Any], float]]] = {}
         for budget in self.budgets:
             rows = []
@@ -329,7 +329,7 @@ class _Search:
         values = []
         for run_id in run_ids:
             epochs = self.store.epochs(run_id)
-            value = epochs[-1].metric(self.metric) if epochs else None
+            value = epochs[-1].metric(metric_direction(self.metric)[0]) if epochs else None
             values.append(math.nan if value is None else float(value))
         return float(sum(values) / len(values)) if values else math.nan
 
@@ -599,7 +599,7 @@ def run_search(
     names = setup.to_dict()
     name = name or f"search-{names['dataset']}-{names['model']}-{names['optimizer']}-{digest[:8]}"
     url = storage_url(store, storage)
-    maximize = METRICS[metric]
+    maximize = metric_direction(metric)[1]
     with RunStore(store) as run_store, exclusive(run_store), quiet():
         studies = {}
         for fam in fams:
