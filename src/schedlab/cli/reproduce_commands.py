@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from schedlab.cli import app
@@ -109,6 +108,7 @@ def reproduce(
     with errors():
         from schedlab.lab.experiments import get_experiment, run_experiment
         from schedlab.lab.runs.store import RunStore
+        from schedlab.lab.sweeps.progress import progress_many
         from schedlab.report.experiments import (
             RANKING_HEAD,
             VERDICT_HEAD,
@@ -135,11 +135,10 @@ def reproduce(
         out_dir.mkdir(parents=True, exist_ok=True)
         Path(store).parent.mkdir(parents=True, exist_ok=True)
         with RunStore(store) as run_store:
-            progress = _progress(Console(stderr=True))
-            with progress[0]:
+            with progress_many() as update:
                 outcome = run_experiment(
                     run_store, experiment, variant, device=device, group_size=group_size,
-                    progress=progress[1],
+                    progress=update,
                 )  # fmt: skip
             console.print(_table(f"{name}: ranking by final val_acc (mean [95% CI] over seeds; "
                                  f"baseline {outcome.baseline})", RANKING_HEAD,
@@ -166,18 +165,3 @@ def reproduce(
             for p in svgs.values():
                 shutil.copyfile(p, figures / p.name)
         console.print(f"results: {out_dir / (name + '.json')}, {out_dir / (name + '.md')}")
-
-
-def _progress(console: Console) -> tuple[Any, Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("member-epochs"), TimeElapsedColumn(), console=console)  # fmt: skip
-    tasks: dict[str, Any] = {}
-
-    def update(sweep: str, done: int, total: int) -> None:
-        if sweep not in tasks:
-            tasks[sweep] = bar.add_task(sweep, total=total)
-        bar.update(tasks[sweep], completed=done, total=total)
-
-    return bar, update

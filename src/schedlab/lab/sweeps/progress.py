@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 #: seconds between two progress lines when the output is not a terminal
 LINE_SECONDS = 10.0
@@ -52,15 +52,25 @@ class _Lines:
         return text
 
 
+#: a progress callback over several sweeps: ``(sweep, done, total)``
+ManyFn = Callable[[str, int, int], None]
+
+
 @contextmanager
-def progress(
-    name: str, stream: TextIO | None = None, every: float = LINE_SECONDS
-) -> Iterator[ProgressFn]:
-    """A ``(done, total)`` callback showing the progress of sweep ``name`` on ``stream``
-    (standard error by default): a bar on a terminal, plain lines otherwise."""
+def progress_many(stream: TextIO | None = None, every: float = LINE_SECONDS) -> Iterator[ManyFn]:
+    """A ``(sweep, done, total)`` callback showing the progress of every sweep it is called for
+    on ``stream`` (standard error by default): one bar per sweep on a terminal, plain lines per
+    sweep otherwise."""
     stream = stream or sys.stderr
     if not getattr(stream, "isatty", lambda: False)():
-        yield _Lines(name, stream, every)
+        lines: dict[str, _Lines] = {}
+
+        def line(sweep: str, done: int, total: int) -> None:
+            if sweep not in lines:
+                lines[sweep] = _Lines(sweep, stream, every)
+            lines[sweep](done, total)
+
+        yield line
         return
     from rich.console import Console
     from rich.progress import (
@@ -77,10 +87,22 @@ def progress(
         TextColumn("member-epochs"), TimeElapsedColumn(), TextColumn("ETA"),
         TimeRemainingColumn(), console=Console(file=stream),
     )  # fmt: skip
-    task = bar.add_task(f"training {name}", total=None)
+    tasks: dict[str, Any] = {}
 
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
+    def update(sweep: str, done: int, total: int) -> None:
+        if sweep not in tasks:
+            tasks[sweep] = bar.add_task(f"training {sweep}", total=None)
+        bar.update(tasks[sweep], completed=done, total=total)
 
     with bar:
         yield update
+
+
+@contextmanager
+def progress(
+    name: str, stream: TextIO | None = None, every: float = LINE_SECONDS
+) -> Iterator[ProgressFn]:
+    """A ``(done, total)`` callback showing the progress of sweep ``name`` on ``stream``
+    (standard error by default): a bar on a terminal, plain lines otherwise."""
+    with progress_many(stream, every) as update:
+        yield lambda done, total: update(name, done, total)
