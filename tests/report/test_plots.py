@@ -82,7 +82,11 @@ def test_plot_run_means_over_seeds_with_band_and_rate_axis():
     train = loss_ax.get_lines()[0]
     np.testing.assert_allclose(train.get_ydata(), [1.1, 0.6, 0.4])
     np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3])
-    assert any(isinstance(c, PolyCollection) for c in loss_ax.collections)  # the seed band
+    band = next(c for c in loss_ax.collections if isinstance(c, PolyCollection))
+    # the band is mean +- the sample standard deviation (ddof=1): |1.0 - 1.2| / sqrt(2) = 0.1414
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.max() == pytest.approx(1.1 + 0.2 / np.sqrt(2))
+    assert ys.min() == pytest.approx(0.4 - 0.2 / np.sqrt(2))
     rate_axes = [ax for ax in fig.axes if ax.get_ylabel() == "learning rate"]
     assert len(rate_axes) == 2  # loss and accuracy panels each have the rate on a twin axis
     np.testing.assert_allclose(rate_axes[0].get_lines()[0].get_ydata()[:12],

@@ -231,7 +231,8 @@ def plot_run(
 def _band(
     runs: Sequence[History], key: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(epochs, mean, low, high) of ``key`` over seeds; the band is mean +- one std (NaNs skipped)."""
+    """(epochs, mean, low, high) of ``key`` over seeds; the band is mean +- one sample standard
+    deviation (ddof=1, as the intervals use; NaNs skipped)."""
     length = max(len(r) for r in runs)
     data = np.full((len(runs), length), np.nan)
     for i, run in enumerate(runs):
@@ -239,7 +240,7 @@ def _band(
     with warnings.catch_warnings():  # epochs no seed reached: 'Mean of empty slice'
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(data, axis=0)
-        std = np.nanstd(data, axis=0) if len(runs) > 1 else np.zeros(length)
+        std = np.nanstd(data, axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)
     return np.arange(1, length + 1), mean, mean - std, mean + std
 
 
