@@ -176,7 +176,10 @@ class BatchedOptimizer:
         return {key: self.state[name][key][i] for key in self.state_keys}
 
     def _publish(self, i: int) -> None:
-        """Point member i's optimizer state at its slices of the stacked state."""
+        """Point member i's optimizer state at its slices of the stacked state (SGD without
+        momentum keeps none)."""
+        if not self.state_keys:
+            return
         state = self.optimizers[i].state
         for name in self.names:
             state[self.views[name][i]] = self._member_state(name, i)
