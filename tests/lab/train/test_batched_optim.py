@@ -116,6 +116,18 @@ def test_batched_step_equals_the_real_optimizers(cls, kwargs) -> None:
     assert all(1 not in o.state_dict()["state"] for o in pair.opts)
 
 
+@pytest.mark.parametrize(("cls", "kwargs"), [CASES[2], CASES[3], CASES[6], CASES[8]], ids=str)
+def test_blocks_of_members_give_the_same_step(cls, kwargs, monkeypatch) -> None:
+    """A large parameter is updated over blocks of members (cache-sized): here 1 or 2 at a time,
+    with per-member rates and skipped members as above."""
+    monkeypatch.setattr(batched_optim, "BLOCK_BYTES", 2 * 15 * 4)
+    pair = Pair(cls, kwargs)
+    for t in range(STEPS):
+        hyper = {i: {"weight_decay": [0, 1e-2, 2e-2, 1e-3][(i + t) % K]} for i in range(K)}
+        pair.step(t, hyper=hyper)
+        pair.check()
+
+
 @pytest.mark.parametrize(
     ("cls", "kwargs", "key", "values"),
     [

@@ -17,7 +17,9 @@ single-tensor formulas in the same order of operations:
 
 A hyperparameter equal across the members is passed as a Python number (torch's own call); one
 that differs is a float tensor of shape ``(K, 1, ...)``.  Members that are not live (diverged) are
-left out by indexing, so their parameters, state and step counts stay exactly as they are.  The
+left out by indexing, so their parameters, state and step counts stay exactly as they are.  A
+large parameter is updated a block of members at a time (:data:`BLOCK_BYTES` per tensor), so
+that the several passes of an update stay in the cache as they do for one member alone.  The
 state lives in stacked tensors, and each member optimizer's ``state[view]`` holds views into them
 (from the member's first step on, as torch creates it), so ``optimizer.state_dict()`` is torch's
 own format and a checkpoint resumes in the plain loop; :meth:`BatchedOptimizer.sync` takes the
@@ -32,6 +34,9 @@ from typing import Any
 import torch
 
 Coef = float | torch.Tensor
+
+#: an update runs over blocks of members of about this many bytes per tensor (cache-sized)
+BLOCK_BYTES = 1 << 20
 
 
 def _number(x: Any) -> bool:
@@ -109,6 +114,8 @@ class _Coefs:
         self.device = device
         self._values: dict[str, float | list[float]] = {}
         self._tensors: dict[tuple[str, torch.dtype], torch.Tensor] = {}
+        #: the block of members an update works on (``None``: all of them)
+        self.window: slice | None = None
 
     def set(self, key: str, values: Sequence[float]) -> None:
         first = values[0]
@@ -127,6 +134,8 @@ class _Coefs:
         if tensor is None:
             tensor = torch.tensor(value, dtype=like.dtype).to(self.device)
             self._tensors[key, like.dtype] = tensor
+        if self.window is not None:
+            tensor = tensor[self.window]
         return tensor.view(-1, *([1] * (like.dim() - 1)))
 
 
@@ -244,14 +253,34 @@ class BatchedOptimizer:
         """The update of one stacked parameter, on the members ``rows`` (``None``: all)."""
         p, state = self.params[name], self.state[name]
         if rows is None:
-            self._update(p, grad, state, coefs, first)
+            self._blocks(p, grad, state, coefs, first)
             return
         sub = {key: t.index_select(0, rows) for key, t in state.items()}
         p_sub = p.index_select(0, rows)
-        self._update(p_sub, grad.index_select(0, rows), sub, coefs, first)
+        self._blocks(p_sub, grad.index_select(0, rows), sub, coefs, first)
         p.index_copy_(0, rows, p_sub)
         for key, t in state.items():
             t.index_copy_(0, rows, sub[key])
+
+    def _blocks(
+        self,
+        p: torch.Tensor,
+        grad: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        coefs: _Coefs,
+        first: bool,
+    ) -> None:
+        """:meth:`_update` over blocks of members of about :data:`BLOCK_BYTES` per tensor, so
+        that the several passes of an update over a large parameter stay in the cache."""
+        per = max(1, BLOCK_BYTES // max(1, p[0].numel() * p.element_size())) if len(p) else 1
+        if per >= len(p):
+            self._update(p, grad, state, coefs, first)
+            return
+        for lo in range(0, len(p), per):
+            coefs.window = slice(lo, lo + per)
+            block = {key: t[lo : lo + per] for key, t in state.items()}
+            self._update(p[lo : lo + per], grad[lo : lo + per], block, coefs, first)
+        coefs.window = None
 
     def _batchable(self, groups: Sequence[Mapping[str, Any]], members: Sequence[int]) -> bool:
         return all(_number(groups[i]["lr"]) for i in members)
