@@ -107,8 +107,9 @@ def make(
 
 
 class _Coefs:
-    """Per-member hyperparameters of one step: a Python float where all members agree, else a
-    tensor shaped ``(K, 1, ...)`` to broadcast over a stacked parameter (built once per dtype)."""
+    """Per-member hyperparameters of one step: a Python float where all members (of the block
+    :attr:`window`) agree, else a tensor shaped ``(K, 1, ...)`` to broadcast over a stacked
+    parameter (built once per dtype)."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
@@ -130,6 +131,10 @@ class _Coefs:
         value = self._values[key]
         if isinstance(value, float):
             return value
+        if self.window is not None:
+            block = value[self.window]
+            if all(v == block[0] for v in block):  # one member, or members that agree
+                return float(block[0])
         tensor = self._tensors.get((key, like.dtype))
         if tensor is None:
             tensor = torch.tensor(value, dtype=like.dtype).to(self.device)
