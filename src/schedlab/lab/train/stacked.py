@@ -11,10 +11,15 @@ is stacked once and passed under every name; a parameter with ``requires_grad=Fa
 gradient, so the optimizer skips it, as it does alone.
 
 Each member keeps its own optimizer, an instance of the user's class over *views* of its slice of
-the stacked parameters, and its own ``ScheduleLR``/``PlateauLR``: every update is the user's
-optimizer code on that member's tensors, so a member equals the run trained alone to float32
-tolerance, whatever the optimizer.  A member whose loss is not finite stops (its gradients are
-left unset, which every ``torch.optim`` optimizer skips); the others go on.
+the stacked parameters, and its own ``ScheduleLR``/``PlateauLR`` writing its rate there.  For
+exactly ``torch.optim.SGD``, ``Adam`` and ``AdamW`` with plain options
+(:func:`schedlab.lab.train.batched_optim.supports`) one batched update per parameter over the
+stacked tensors steps every member at once, each with the hyperparameters its own optimizer
+holds, following torch's single-tensor formulas to float32 tolerance; its state lives in stacked
+tensors that the member optimizers hold views of, so their ``state_dict()`` is torch's own.  Any
+other optimizer is the user's code stepping each member's tensors.  Either way a member equals
+the run trained alone to float32 tolerance.  A member whose loss is not finite stops (it takes no
+further step: its weights and optimizer state stay as they were); the others go on.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import torch
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from schedlab.errors import ConfigError
-from schedlab.lab.train import loop
+from schedlab.lab.train import batched_optim, loop
 from schedlab.lab.train import schedule_free as free
 from schedlab.lab.train.config import Member
 from schedlab.lab.train.order import epoch_order
@@ -118,6 +123,8 @@ class StackedTrainer:
             for views, m in zip(self.views, self.members, strict=True)
         ]
         self._free = [i for i, opt in enumerate(self.optimizers) if free.is_free_optimizer(opt)]
+        #: one update per parameter for all members (plain SGD/Adam/AdamW), else None
+        self.batched = batched_optim.make(self.optimizers, self.params, self.views, self._trainable)
         self._batchnorm = bool(self._free) and batchnorm
         self.schedulers = [
             loop.make_scheduler(opt, m.schedule, task.unit, self.steps_per_epoch)
@@ -193,11 +200,11 @@ class StackedTrainer:
                 if not self._diverged[i] and not math.isfinite(values[i]):
                     self._diverged[i] = True  # the weights stay as they were before this step
                     self._frozen[i] = {n: b[i].clone() for n, b in self.buffers.items()}
-                if not self._diverged[i]:
-                    for name, v in zip(self.params, self.views[i], strict=True):
-                        if name in grads:
-                            v.grad = grads[name][i]
-                    self.optimizers[i].step()
+            live = [not d for d in self._diverged]
+            if self.batched is None or not self.batched.step(grads, live):
+                self._step_each(grads, live)
+            for i in range(k):
+                if live[i]:
                     meters[i].add(values[i], idx.shape[1], hits[i])
                 loop.after_step(self.schedulers[i])
         val = self._evaluate_members()
@@ -211,6 +218,18 @@ class StackedTrainer:
             )  # fmt: skip
         self._epoch += 1
         return records
+
+    def _step_each(self, grads: dict[str, torch.Tensor], live: Sequence[bool]) -> None:
+        """Each live member's own optimizer steps on its slice of the gradients (the path for
+        any optimizer the batched step does not cover)."""
+        for i, member_views in enumerate(self.views):
+            if live[i]:
+                for name, v in zip(self.params, member_views, strict=True):
+                    if name in grads:
+                        v.grad = grads[name][i]
+                self.optimizers[i].step()
+        if self.batched is not None:
+            self.batched.sync()  # a step the batched one could not take (options changed)
 
     def _evaluate_members(self) -> list[tuple[float, float | None, dict[str, float]]]:
         """:meth:`evaluate`, schedule-free members at their averaged point ``x`` (BatchNorm
@@ -303,3 +322,5 @@ class StackedTrainer:
                 )
         for group, state in rng.items():
             self._generators[group].set_state(state)
+        if self.batched is not None:
+            self.batched.sync()  # the loaded optimizer state into the stacked tensors
