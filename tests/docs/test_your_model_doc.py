@@ -43,7 +43,10 @@ def test_python_blocks_run_and_do_what_the_doc_says(tmp_path, monkeypatch, data_
         if lang == "python" and _file(body) is None:
             exec(compile(body, f"{DOC.name}, block {i}", "exec"), ns)
     result = ns["result"]
-    assert result.engine.startswith("stacked")
+    # the automatic choice: stacked, or the plain loops where it timed them faster on this CPU
+    assert result.engine.startswith("stacked") or result.engine.startswith(
+        "per-run (stacking measured slower on this CPU: 2 steps of the 6 runs stacked took"
+    ), result.engine
     assert sorted(result.ranking.labels) == ["const", "cos", "lin"]
     assert len(result.runs) == 6 and {r.status for r in result.runs} == {"finished"}
     assert ns["report"].is_file()

@@ -220,6 +220,54 @@ def test_auto_falls_back_with_the_reason() -> None:
         make_trainer(dataclasses.replace(task, engine="stacked"), MEMBERS[:2])
 
 
+@pytest.mark.parametrize(
+    ("stacked_s", "alone_s", "chosen"), [(0.3, 0.1, "stacked"), (0.5, 0.1, "per-run")]
+)
+def test_auto_on_the_cpu_takes_the_engine_timed_faster(
+    monkeypatch, stacked_s, alone_s, chosen
+) -> None:
+    """Four runs: stacked wins when one stacked epoch takes at most 4 plain ones.  The timings
+    are set (a test asserts no speed); what is timed is each engine's own epoch."""
+    from schedlab.lab.train import engines
+    from schedlab.lab.train.single import SingleRun
+    from schedlab.lab.train.stacked import StackedTrainer
+
+    timed: list[type] = []
+
+    def seconds(epoch) -> float:
+        owner = type(epoch.__self__)
+        timed.append(owner)
+        epoch()  # the real epoch runs, on the first samples only
+        assert len(epoch.__self__.task.train) == engines.CALIBRATION_STEPS * BATCH
+        return {StackedTrainer: stacked_s, SingleRun: alone_s}[owner]
+
+    monkeypatch.setattr(engines, "_epoch_seconds", seconds)
+    task = dataclasses.replace(_task(), workers=None)
+    members = MEMBERS[:2] + [Member(m.schedule, m.seed + 10) for m in MEMBERS[:2]]
+    if chosen == "stacked":
+        trainer = make_trainer(task, members)
+        assert trainer.engine.startswith("stacked")
+    else:
+        with pytest.warns(UserWarning, match="stacking measured slower on this CPU"):
+            trainer = make_trainer(task, members)
+        assert trainer.engine == (
+            "per-run (stacking measured slower on this CPU: 2 steps of the 4 runs stacked took "
+            "500 ms, of the plain loop 4 x 100 ms)"
+        )  # in this process (no worker processes): the plain loop as it was timed
+        assert trainer.workers == 1
+    assert timed == [StackedTrainer, SingleRun]
+    # the choice trains the real runs from the start, as if no timing had happened
+    _check(trainer, members)
+
+
+def test_auto_times_nothing_when_told_the_engine(monkeypatch) -> None:
+    from schedlab.lab.train import engines
+
+    monkeypatch.setattr(engines, "_epoch_seconds", lambda epoch: pytest.fail("timed"))
+    assert make_trainer(_task(engine="stacked"), MEMBERS[:2]).engine.startswith("stacked")
+    assert make_trainer(_task(engine="per-run"), MEMBERS[:2]).engine.startswith("per-run")
+
+
 def test_dropout_draws_independently_per_run() -> None:
     class Drop(nn.Module):
         def __init__(self) -> None:
@@ -229,7 +277,7 @@ def test_dropout_draws_independently_per_run() -> None:
         def forward(self, x):
             return self.fc(self.drop(x))
 
-    task = UserTask.build(Drop, TRAIN, VAL, epochs=1, batch_size=BATCH, workers=1)
+    task = UserTask.build(Drop, TRAIN, VAL, epochs=1, batch_size=BATCH, workers=1, engine="stacked")
     same = [Member("constant(0.1)", 0), Member("constant(0.1)", 0)]
     trainer = make_trainer(task, same)
     assert "independently" in trainer.engine

@@ -8,17 +8,26 @@ when it can and says why not otherwise, picking the *per-run* engine
 - a single run (nothing to stack);
 - the model does not run under ``torch.func.vmap`` (tried on two members and two samples: the
   first line of the error is given);
-- K stacked copies of the model, its gradients and optimizer state would not fit in memory.
+- K stacked copies of the model, its gradients and optimizer state would not fit in memory;
+- on the CPU, stacking is measured slower: one epoch of :data:`CALIBRATION_STEPS` optimizer
+  steps of the K runs stacked takes longer than K such epochs of the plain loop (the shortest
+  of a few timed epochs after a warm-up one, on the first samples of the training split; a
+  second or two at most for a large model, milliseconds for a small one).  A
+  compute-bound model (a convolutional network on a CPU) gains nothing from stacking there and
+  loses to ``vmap``'s batching rules (BENCHMARKS.md); on a GPU stacking is taken without timing.
 
 ``engine="stacked"`` insists (and fails with the reason); ``engine="per-run"`` always runs the
 plain loop.  The per-run engine runs ``workers`` runs at a time in worker processes (default: one
-per CPU core, at most the group's size; 1 on CUDA).
+per CPU core, at most the group's size; 1 on CUDA, and 1 where stacking was timed slower: the
+plain loop in this process, with all its threads, is what was timed faster).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,6 +43,9 @@ if TYPE_CHECKING:
 
 #: the stacked engine is refused when its estimate exceeds this fraction of the free memory
 MEMORY_FRACTION = 0.5
+#: optimizer steps per timed epoch when ``auto`` measures the two engines on the CPU; timed
+#: epochs per engine (the shortest counts), unless one engine's timing has taken this many seconds
+CALIBRATION_STEPS, CALIBRATION_REPEATS, CALIBRATION_SECONDS = 2, 3, 1.0
 
 
 def _free_memory(device: torch.device) -> int | None:
@@ -101,6 +113,59 @@ def _probe_vmap(
     )
 
 
+def _subset(task: UserTask, steps: int) -> UserTask:
+    """``task`` on the first ``steps`` batches of its training split and one batch of its
+    validation split."""
+    n = steps * task.batch_size
+    train = dataclasses.replace(task.train, x=task.train.x[:n], y=task.train.y[:n])  # type: ignore[index]
+    val = dataclasses.replace(
+        task.val, x=task.val.x[: task.batch_size], y=task.val.y[: task.batch_size]
+    )  # type: ignore[index]
+    return dataclasses.replace(task, train=train, val=val)
+
+
+def _epoch_seconds(epoch: Any) -> float:
+    """The shortest of up to :data:`CALIBRATION_REPEATS` timed calls of ``epoch`` after one
+    warm-up call, fewer once :data:`CALIBRATION_SECONDS` are spent."""
+    start = time.perf_counter()
+    epoch()
+    best = math.inf
+    for _ in range(CALIBRATION_REPEATS):
+        t = time.perf_counter()
+        epoch()
+        best = min(best, time.perf_counter() - t)
+        if time.perf_counter() - start > CALIBRATION_SECONDS:
+            break
+    return best
+
+
+def _why_not_faster(
+    task: UserTask, members: Sequence[Member], device: torch.device, randomness: str
+) -> str | None:
+    """On the CPU: the reason to train per run when stacking is measured slower (see the module
+    docstring), else ``None``."""
+    from schedlab.lab.train.single import SingleRun
+    from schedlab.lab.train.stacked import StackedTrainer
+
+    if device.type != "cpu" or len(task.train) < CALIBRATION_STEPS * task.batch_size:
+        return None
+    small = _subset(task, CALIBRATION_STEPS)
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the rate checks of a throwaway scheduler
+        stacked = StackedTrainer(small, members, device=device, randomness=randomness)
+        t_stacked = _epoch_seconds(stacked.run_epoch)
+        del stacked
+        alone = SingleRun(small, members[0], 0, device=device)
+        t_alone = _epoch_seconds(alone.train_epoch)
+    k = len(members)
+    if t_stacked <= k * t_alone:
+        return None
+    return (
+        f"stacking measured slower on this CPU: {CALIBRATION_STEPS} steps of the {k} runs "
+        f"stacked took {1e3 * t_stacked:.0f} ms, of the plain loop {k} x {1e3 * t_alone:.0f} ms"
+    )
+
+
 def make_trainer(
     task: UserTask,
     members: Sequence[Member],
@@ -117,6 +182,10 @@ def make_trainer(
     randomness = "error"
     if reason is None and task.engine != "per-run":
         randomness, reason = _probe_vmap(task, members, dev)
+    measured = False  # per run because stacking was timed slower: in this process, as timed
+    if reason is None and task.engine == "auto":
+        reason = _why_not_faster(task, members, dev, randomness)
+        measured = reason is not None
     if task.engine == "stacked" and reason is not None:
         raise ConfigError(f"engine 'stacked' cannot train this model: {reason}")
     if reason is None and task.engine != "per-run":
@@ -128,7 +197,7 @@ def make_trainer(
         reason = "engine='per-run'"
     else:
         warnings.warn(f"schedlab: the per-run engine trains this group: {reason}", stacklevel=2)
-    workers = task.workers or (1 if dev.type == "cuda" else os.cpu_count() or 1)
+    workers = task.workers or (1 if dev.type == "cuda" or measured else os.cpu_count() or 1)
     return PerRunTrainer(
         task, members, device=dev, states=states, workers=min(workers, len(members)),
         reason=reason or "",
