@@ -6,8 +6,8 @@ batch through K stacked copies in one ``vmap(grad_and_value(functional_call))`` 
 :class:`schedlab.lab.train.stacked.StackedTrainer` runs each step), for each K of ``--ks``.  The
 ratio is ``stacked / (K x alone)``: below 1 stacking saves time on these kernels, above 1 it
 costs time.  The optimizer, the data indexing and the Python loop around a step are left out
-(``benchmarks/user_model.py`` times whole epochs); each time is the best of ``--repeats`` after
-one warm-up.
+(``benchmarks/user_model.py`` times whole epochs); each time is the median of ``--repeats``
+after one warm-up.
 
 Usage: ``python benchmarks/stacking_breakdown.py [--models cnn mlp] [--ks 2 12] [--batch 64]
 [--repeats 3] [--threads N]``.
@@ -17,27 +17,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import user_model as um  # the models and data of the user-model benchmark
+from _common import median_seconds
 
 from schedlab.lab.train.config import Member
 from schedlab.lab.train.stacked import StackedTrainer
-
-
-def best_of(fn, repeats: int) -> float:
-    """The shortest of ``repeats`` timed calls of ``fn`` after one warm-up, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(model: str, ks: list[int], batch: int, repeats: int) -> list[dict]:
@@ -52,13 +41,15 @@ def measure(model: str, ks: list[int], batch: int, repeats: int) -> list[dict]:
         net.zero_grad()
         task.loss(net(x), y).backward()
 
-    t1 = best_of(alone, repeats)
+    t1 = median_seconds(alone, repeats, warmups=1)
     rows = []
     for k in ks:
         trainer = StackedTrainer(task, [Member("constant(0.1)", s) for s in range(k)],
                                  device=torch.device("cpu"))  # fmt: skip
         xs, ys = x.unsqueeze(0).expand(k, *x.shape), y.unsqueeze(0).expand(k, *y.shape)
-        tk = best_of(lambda t=trainer, a=xs, b=ys: t._step(t.params, t.buffers, a, b), repeats)
+        tk = median_seconds(
+            lambda t=trainer, a=xs, b=ys: t._step(t.params, t.buffers, a, b), repeats, warmups=1
+        )
         rows.append({"model": model, "k": k, "alone_ms": 1e3 * t1, "stacked_ms": 1e3 * tk,
                      "ratio": tk / (k * t1)})  # fmt: skip
     return rows
