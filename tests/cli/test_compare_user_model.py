@@ -146,7 +146,10 @@ def test_compare_from_yaml_on_the_users_model_then_rerun(project) -> None:
     first = schedlab("compare", "--config", str(config), "--no-report", cwd=project)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "(0 already done, 0 resumed, 4 started)" in first.stdout
-    assert "engine: stacked" in first.stdout
+    # the automatic choice, named: stacked, or the plain loops where it timed them faster
+    assert "engine: stacked" in first.stdout or (
+        "engine: per-run (stacking measured slower on this CPU" in first.stdout
+    ), first.stdout
     with RunStore(project / "runs.sqlite") as store:
         runs = store.runs()
         assert [(r.label, r.status, r.epochs_done) for r in runs] == [
