@@ -7,14 +7,13 @@ final metrics equal those of an uninterrupted sweep with the same seeds.
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
+from sigkill import sigkill_when
 
 from schedlab.lab.runs.store import RunStore
 from schedlab.lab.sweeps import make_plan, run_sweep
@@ -81,22 +80,7 @@ def test_sigkill_mid_sweep_then_resume(tmp_path) -> None:
         _command(store_path, tmp_path / "out"), env=_env(), stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, cwd=tmp_path,
     )  # fmt: skip
-    deadline = time.monotonic() + 240
-    try:
-        while not _mid_sweep(store_path):
-            if proc.poll() is not None:
-                pytest.fail(f"compare ended (rc={proc.returncode}) before it could be killed: "
-                            f"{proc.stderr.read().decode()[-2000:]}")  # fmt: skip
-            assert time.monotonic() < deadline, "no epoch committed within 240 s"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when(proc, lambda: _mid_sweep(store_path), "an epoch committed", 240)
     before = _snapshot(store_path)
     finished = {rid: row for rid, row in before.items() if row[0] == "finished"}
     # usually a run is part-way; in a rare race the kill lands just after a group ended

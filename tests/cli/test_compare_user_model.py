@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from sigkill import sigkill_when
 from typer.testing import CliRunner
 
 from schedlab.cli import _register, app
@@ -204,30 +203,15 @@ def test_a_killed_sweep_on_the_users_model_resumes(project) -> None:
         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     store = project / "runs.sqlite"
-    deadline = time.monotonic() + 240
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"compare ended before it could be killed: {proc.stderr.read()[-2000:]}"
-                )
-            try:
-                done = [
-                    d for (d,) in sqlite3.connect(store).execute("SELECT epochs_done FROM runs")
-                ]
-            except sqlite3.DatabaseError:
-                done = []
-            if done and min(done) >= 2 and max(done) < 10:
-                break
-            assert time.monotonic() < deadline, "no epoch committed within 240 s"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+
+    def mid_way() -> bool:
+        try:
+            done = [d for (d,) in sqlite3.connect(store).execute("SELECT epochs_done FROM runs")]
+        except sqlite3.DatabaseError:
+            return False
+        return bool(done) and min(done) >= 2 and max(done) < 10
+
+    sigkill_when(proc, mid_way, "two epochs of every run committed", 240)
     before = _rows(store)
     rerun = schedlab("compare", "--config", str(config), "--no-report", cwd=project)
     assert rerun.returncode == 0, rerun.stderr[-3000:]

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 import yaml
+from sigkill import sigkill_when
 from typer.testing import CliRunner
 
 from schedlab.cli import app, lab_commands, search_commands  # noqa: F401  (register the commands)
@@ -130,22 +129,7 @@ def test_sigkill_mid_search_then_resume(tmp_path) -> None:
     store = tmp_path / "runs.sqlite"
     proc = subprocess.Popen(_command(config), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, cwd=tmp_path)  # fmt: skip
-    deadline = time.monotonic() + 400
-    try:
-        while not _mid_search(store):
-            if proc.poll() is not None:
-                pytest.fail(f"search ended (rc={proc.returncode}) before it could be killed: "
-                            f"{proc.stderr.read().decode()[-2000:]}")  # fmt: skip
-            assert time.monotonic() < deadline, "the final comparison did not start within 400 s"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when(proc, lambda: _mid_search(store), "the final comparison to start", 400)
     before = _runs(store)
     finished = {rid: row for rid, row in before.items() if row[0] == "finished"}
     assert finished and len(finished) < len(before)
