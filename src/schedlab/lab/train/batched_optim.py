@@ -207,17 +207,21 @@ class BatchedOptimizer:
             self.started[i] = bool(self.names) and all(
                 all(s.get(key) is not None for key in self.state_keys) for s in held
             )
-            for name, s in zip(self.names, held, strict=True):
-                for key in self.state_keys:
-                    target = self.state[name][key][i]
-                    if self.started[i]:
-                        target.copy_(s[key])
-                    else:
-                        target.zero_()
+            for j, (name, s) in enumerate(zip(self.names, held, strict=True)):
+                self._take(j, name, i, s if self.started[i] else None)
             for name in self.names:
                 opt.state.pop(self.views[name][i], None)
             if self.started[i]:
                 self._publish(i)
+
+    def _take(self, j: int, name: str, i: int, held: Mapping[str, Any] | None) -> None:
+        """Copy member ``i``'s state of parameter ``name`` (the ``j``-th) from ``held`` into the
+        stacked tensors; zero it where the member has not started (``held`` is ``None``)."""
+        for key, stacked in self.state[name].items():
+            if held is None:
+                stacked[i].zero_()
+            else:
+                stacked[i].copy_(held[key])
 
     # -- the step ------------------------------------------------------------------------------
     def step(self, grads: Mapping[str, torch.Tensor], live: Sequence[bool]) -> bool:
@@ -389,26 +393,9 @@ class BatchedAdam(BatchedOptimizer):
             "exp_avg_sq": self.state[name]["exp_avg_sq"][i],
         }
 
-    @torch.no_grad()
-    def sync(self) -> None:
-        # "step" lives in self.steps, the moments in self.state
-        for i, opt in enumerate(self.optimizers):
-            held = [opt.state.get(self.views[n][i]) or {} for n in self.names]
-            self.started[i] = bool(self.names) and all(
-                all(s.get(key) is not None for key in self.state_keys) for s in held
-            )
-            for j, (name, s) in enumerate(zip(self.names, held, strict=True)):
-                for key in ("exp_avg", "exp_avg_sq"):
-                    target = self.state[name][key][i]
-                    if self.started[i]:
-                        target.copy_(s[key])
-                    else:
-                        target.zero_()
-                self.steps[j, i] = float(s["step"]) if self.started[i] else 0.0
-            for name in self.names:
-                opt.state.pop(self.views[name][i], None)
-            if self.started[i]:
-                self._publish(i)
+    def _take(self, j: int, name: str, i: int, held: Mapping[str, Any] | None) -> None:
+        super()._take(j, name, i, held)  # the moments; "step" lives in self.steps
+        self.steps[j, i] = 0.0 if held is None else float(held["step"])
 
     def _batchable(self, groups: Sequence[Mapping[str, Any]], members: Sequence[int]) -> bool:
         return super()._batchable(groups, members) and all(
